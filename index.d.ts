@@ -1,0 +1,5 @@
+export * from './lib/cookie'
+export * from './lib/memory-store'
+export * from './lib/redis-store'
+export * from './lib/session'
+export * from './lib/sessions'

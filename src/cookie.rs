@@ -1,0 +1,1 @@
+//! cookie: see DESIGN.md

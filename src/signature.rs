@@ -1,0 +1,1 @@
+//! signature: see DESIGN.md
