@@ -1,0 +1,45 @@
+'use strict'
+// Small helpers shared by the stores: the callback-and-Promise convention of API.md §2,
+// and reading a session's expiry as a number (how expiry crosses into Rust).
+
+// With a callback, the result or error goes to the callback only (on a later tick, so a
+// throwing callback is not swallowed) and the returned Promise never rejects; without
+// one, the Promise is the result.
+function settle (promise, cb) {
+  if (typeof cb !== 'function') return promise
+  return promise.then(
+    (value) => { process.nextTick(cb, null, value); return value },
+    (err) => { process.nextTick(cb, err) })
+}
+
+// Runs a synchronous operation (a native call) with the same convention; the callback is
+// deferred, as express-session's MemoryStore defers its own.
+function settleSync (fn, cb) {
+  let value
+  try {
+    value = fn()
+  } catch (err) {
+    if (typeof cb === 'function') { process.nextTick(cb, err); return Promise.resolve() }
+    return Promise.reject(err)
+  }
+  if (typeof cb === 'function') process.nextTick(cb, null, value)
+  return Promise.resolve(value)
+}
+
+// `session.cookie.expires` (a Date, or an ISO string after JSON) in ms since the epoch;
+// undefined when the session has no expiry or it is not a valid date.
+function expiresAt (session) {
+  const e = session && session.cookie ? session.cookie.expires : undefined
+  if (e == null || e === false) return undefined
+  const t = typeof e === 'number' ? e : new Date(e).getTime()
+  return Number.isFinite(t) ? t : undefined
+}
+
+// An Error with a stable `code`.
+function codedError (code, message, Type = Error) {
+  const err = new Type(message)
+  err.code = code
+  return err
+}
+
+module.exports = { settle, settleSync, expiresAt, codedError }
