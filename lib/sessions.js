@@ -8,7 +8,7 @@ const { codedError } = require('./util')
 const { SessionSocket } = require('./sessions/socket')
 
 const session = expressSession // TEMPORARY: require('./session').session when it lands
-const { Keyring } = require('./sessions/keyring-fallback') // TEMPORARY: require('./keyring') when it lands
+const { Keyring } = require('./keyring')
 const MemoryStore = require('./memory-store').MemoryStore || expressSession.MemoryStore // TEMPORARY fallback
 const { RedisStore } = require('./redis-store')
 
