@@ -11,7 +11,8 @@
 const crypto = require('node:crypto')
 const { createRequire } = require('node:module')
 const expressSession = require('express-session')
-const { Keyring, serialize } = require('./session/keyring')
+const { Keyring } = require('./keyring')
+const { serialize } = require('./cookie')
 const { Session, Cookie, kState, storeGet, createSession } = require('./session/session')
 
 // express-session's own small dependencies, resolved from where it is installed.
