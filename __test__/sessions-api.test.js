@@ -145,7 +145,8 @@ test('req.use(session): fresh per request, Promise and callback, clear errors', 
 
   // a change saved by one request is seen by the next, and over HTTP
   s.cart = { items: 3, checkout: false }
-  assert.strictEqual(await s.save(), undefined)
+  assert.strictEqual(await s.save(), s)
+  assert.strictEqual(s.save(() => {}), s) // with a callback: chaining, as express-session
   assert.deepStrictEqual((await socket.request().use('session')).cart, { items: 3, checkout: false })
   assert.deepStrictEqual(s2.cart, undefined)
   await new Promise((resolve, reject) => { s2.myVar = 1234; s2.save((e) => (e ? reject(e) : resolve())) })

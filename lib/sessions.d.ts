@@ -30,17 +30,25 @@ export interface SessionsOptions {
   genid?(req: IncomingMessage): string
 }
 
-/** A session loaded outside an HTTP request: express-session's Session, methods also returning Promises. */
+/**
+ * A session loaded outside an HTTP request: express-session's Session. With a callback a
+ * method returns the session (chaining); without one, a Promise.
+ */
 export type SocketSession = Omit<expressSession.Session, 'save' | 'reload' | 'destroy' | 'touch' | 'regenerate'> &
   Partial<expressSession.SessionData> & {
-    save(callback?: (err?: any) => void): Promise<void>
+    save(callback: (err?: any) => void): SocketSession
+    save(): Promise<SocketSession>
     /** Reloads in place: `req.session` stays this object. */
-    reload(callback?: (err?: any) => void): Promise<void>
-    destroy(callback?: (err?: any) => void): Promise<void>
-    /** Resets the maxAge and tells the store (`store.touch`). */
-    touch(callback?: (err?: any) => void): Promise<void>
+    reload(callback: (err?: any) => void): SocketSession
+    reload(): Promise<SocketSession>
+    destroy(callback: (err?: any) => void): SocketSession
+    destroy(): Promise<void>
+    /** Resets the maxAge and tells the store (`store.touch`), as the end of an HTTP response would. */
+    touch(callback: (err?: any) => void): SocketSession
+    touch(): Promise<SocketSession>
     /** Always fails (`ERR_SESSION_REGENERATE`): a cookie can only change over HTTP. */
-    regenerate(callback?: (err?: any) => void): Promise<void>
+    regenerate(callback: (err?: any) => void): SocketSession
+    regenerate(): Promise<SocketSession>
   }
 
 /** One RPC message's request (SocketStream's `req`). */

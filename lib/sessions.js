@@ -7,9 +7,9 @@ const expressSession = require('express-session')
 const { codedError } = require('./util')
 const { SessionSocket } = require('./sessions/socket')
 
-const session = expressSession // TEMPORARY: require('./session').session when it lands
+const { session } = require('./session')
 const { Keyring } = require('./keyring')
-const MemoryStore = require('./memory-store').MemoryStore || expressSession.MemoryStore // TEMPORARY fallback
+const MemoryStore = session.MemoryStore // ours once lib/memory-store.js has landed
 const { RedisStore } = require('./redis-store')
 
 const DEFAULT_SECRET = 'SocketStream'

@@ -3,7 +3,7 @@
 // upgrade request; each RPC gets a request whose `use('session')` loads `req.session`
 // fresh from the store (SocketStream's request middleware), with express-session's
 // Session semantics plus Promises.
-const { Session, Cookie } = require('express-session')
+const { Session, Cookie, storeGet } = require('../session/session')
 const { settle, expiresAt, codedError } = require('../util')
 
 // A store call with a node-style callback as a Promise (a synchronous throw rejects).
@@ -13,10 +13,24 @@ function call (store, method, ...args) {
   })
 }
 
-// A session read from the store, or undefined when it is missing or past its expiry (a
-// store should not return an expired session; this does not rely on it).
+// As the Session methods of session(): with a callback, returns the session (chaining);
+// without, a Promise nobody has to await (no unhandled rejection).
+function run (self, fn, promise) {
+  if (typeof fn === 'function') {
+    settle(promise, fn)
+    return self
+  }
+  promise.catch(() => {})
+  return promise
+}
+
+// A session read from the store (as JSON when the store offers it: one parse), or
+// undefined when it is missing or past its expiry (a store should not return an expired
+// session; this does not rely on it).
 async function fetch (store, sid) {
-  const data = await call(store, 'get', sid)
+  const data = await new Promise((resolve, reject) => {
+    storeGet(store, sid, (err, value) => (err ? reject(err) : resolve(value)))
+  })
   if (data == null || typeof data !== 'object') return undefined
   const exp = expiresAt(data)
   if (exp !== undefined && exp <= Date.now()) return undefined
@@ -44,7 +58,11 @@ class RpcSession extends Session {
   }
 
   save (cb) {
-    return settle(call(this.req.sessionStore, 'set', this.id, this).then(() => undefined), cb)
+    const store = this.req.sessionStore
+    const p = typeof store.setJSON === 'function'
+      ? call(store, 'setJSON', this.id, JSON.stringify(this), this)
+      : call(store, 'set', this.id, this)
+    return run(this, cb, p.then(() => this))
   }
 
   // Reloads in place: `req.session` stays this same object, now holding the stored data.
@@ -54,13 +72,14 @@ class RpcSession extends Session {
       for (const key of Object.keys(this)) delete this[key]
       fill(this, data)
       this.req.session = this
+      return this
     })
-    return settle(p, cb)
+    return run(this, cb, p)
   }
 
   destroy (cb) {
     this.req.session = undefined
-    return settle(call(this.req.sessionStore, 'destroy', this.id).then(() => undefined), cb)
+    return run(this, cb, call(this.req.sessionStore, 'destroy', this.id).then(() => undefined))
   }
 
   // express-session's touch() only resets the maxAge, because the end of the HTTP response
@@ -69,13 +88,14 @@ class RpcSession extends Session {
     this.resetMaxAge()
     const store = this.req.sessionStore
     const p = typeof store.touch === 'function' ? call(store, 'touch', this.id, this) : call(store, 'set', this.id, this)
-    return settle(p.then(() => undefined), cb)
+    return run(this, cb, p.then(() => this))
   }
 
-  regenerate (cb) {
+  regenerate (options, cb) {
+    if (typeof options === 'function') cb = options
     const err = codedError('ERR_SESSION_REGENERATE',
       'a session cannot be regenerated over a websocket (the browser cookie can only change over HTTP): regenerate it in an HTTP route')
-    return settle(Promise.reject(err), cb)
+    return run(this, cb, Promise.reject(err))
   }
 }
 
