@@ -1,3 +1,146 @@
 'use strict'
-// placeholder: filled in by its issue
-module.exports = {}
+// MemoryStore: an express-session store whose sessions live off the V8 heap, in Rust
+// (src/store/memory). Every method takes an optional callback and returns a Promise;
+// the native calls are synchronous and the callback is deferred (lib/util.js settleSync).
+const { Store } = require('express-session')
+const { NativeMemoryStore } = require('./native')
+const { settleSync, expiresAt, codedError } = require('./util')
+
+function checkSid (sid) {
+  if (typeof sid !== 'string') {
+    throw codedError('ERR_INVALID_ARG_TYPE', `sid must be a string, got ${sid === null ? 'null' : typeof sid}`, TypeError)
+  }
+}
+
+function checkSession (session) {
+  if (session === null || typeof session !== 'object' || session.cookie == null || typeof session.cookie !== 'object') {
+    throw codedError('ERR_INVALID_SESSION', 'session must be an object with a cookie (an express-session Session)', TypeError)
+  }
+}
+
+// A number option: undefined/null/Infinity → fallback, else a positive number.
+function numberOption (options, name, fallback, integer) {
+  const v = options[name]
+  if (v === undefined || v === null || v === Infinity) return fallback
+  if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v))) {
+    throw codedError('ERR_INVALID_ARG_VALUE', `options.${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`, TypeError)
+  }
+  return v
+}
+
+class MemoryStore extends Store {
+  // options: max (sessions, LRU), ttl (ms, for sessions without cookie.expires),
+  // sweepInterval (ms, background removal of expired sessions, default 60000),
+  // shared (a name: one store for every worker thread of the process), compress (true).
+  constructor (options = {}) {
+    super()
+    if (options === null || typeof options !== 'object') options = {}
+    const max = numberOption(options, 'max', 0, true)
+    const ttl = numberOption(options, 'ttl', 0, false)
+    const sweep = numberOption(options, 'sweepInterval', 60000, false)
+    const shared = options.shared
+    if (shared !== undefined && (typeof shared !== 'string' || shared === '')) {
+      throw codedError('ERR_INVALID_ARG_VALUE', 'options.shared must be a non-empty string', TypeError)
+    }
+    try {
+      this._native = new NativeMemoryStore(max, ttl, sweep, options.compress !== false, shared)
+    } catch (err) {
+      const m = /^(ERR_[A-Z_]+): (.*)$/s.exec(err.message)
+      throw m ? codedError(m[1], `shared MemoryStore '${shared}': ${m[2]}`) : err
+    }
+    this.shared = shared
+    this._closed = false
+  }
+
+  _n () {
+    if (this._closed) throw codedError('ERR_STORE_CLOSED', 'MemoryStore is closed')
+    return this._native
+  }
+
+  get (sid, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      const json = this._n().get(sid)
+      return json == null ? undefined : JSON.parse(json)
+    }, cb)
+  }
+
+  set (sid, session, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      checkSession(session)
+      const json = JSON.stringify(session)
+      this._n().set(sid, json, expiresAt(session))
+    }, cb)
+  }
+
+  touch (sid, session, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      checkSession(session)
+      const cookie = JSON.stringify(session.cookie)
+      if (typeof cookie !== 'string') checkSession(null)
+      this._n().touch(sid, cookie, expiresAt(session))
+    }, cb)
+  }
+
+  destroy (sid, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      this._n().destroy(sid)
+    }, cb)
+  }
+
+  all (cb) {
+    return settleSync(() => {
+      const all = JSON.parse(this._n().allJson())
+      return Object.assign(Object.create(null), all)
+    }, cb)
+  }
+
+  length (cb) {
+    return settleSync(() => this._n().length(), cb)
+  }
+
+  ids (cb) {
+    return settleSync(() => this._n().ids(), cb)
+  }
+
+  clear (cb) {
+    return settleSync(() => { this._n().clear() }, cb)
+  }
+
+  // Releases this store: its sessions and background sweeping go, unless it is a shared
+  // store another handle still has open (the last close frees it). Idempotent.
+  close (cb) {
+    return settleSync(() => {
+      if (this._closed) return
+      this._closed = true
+      this._native.close()
+    }, cb)
+  }
+
+  // For the native session middleware: the stored JSON as is (already expiry-checked),
+  // undefined when missing or expired.
+  getJSON (sid, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      const json = this._n().get(sid)
+      return json == null ? undefined : json
+    }, cb)
+  }
+
+  // Stores `json` (the caller's JSON.stringify(session)) as is; `session` gives the expiry.
+  setJSON (sid, json, session, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      if (typeof json !== 'string') {
+        throw codedError('ERR_INVALID_ARG_TYPE', 'json must be a string', TypeError)
+      }
+      checkSession(session)
+      this._n().set(sid, json, expiresAt(session))
+    }, cb)
+  }
+}
+
+module.exports = { MemoryStore }
