@@ -1,3 +1,263 @@
 'use strict'
-// placeholder: filled in by its issue
-module.exports = {}
+// RedisStore: an express-session store on Redis, byte-compatible with connect-redis 9/10.
+// The Redis work runs in Rust (src/store/redis.rs) on tokio; this file checks arguments,
+// turns sessions into JSON and back, and settles callbacks/Promises. Results come back in
+// batches: the native side wakes this thread once and `drain()` hands over every finished
+// operation (see src/bindings/redis.rs).
+const fs = require('node:fs')
+const { Store } = require('express-session')
+const { settle, expiresAt, codedError } = require('./util')
+
+let native
+function addon () {
+  if (!native) native = require('./native')
+  return native
+}
+
+const KIND_OK = 0
+const KIND_FAILED = 1
+const KIND_DOWN = 2
+const KIND_UP = 3
+
+function typeError (message) {
+  return codedError('ERR_INVALID_ARG_TYPE', message, TypeError)
+}
+
+function checkSid (sid) {
+  if (typeof sid !== 'string') throw typeError(`The "sid" argument must be of type string. Received ${typeof sid}`)
+}
+
+function pem (value, name) {
+  if (value == null) return undefined
+  if (typeof value === 'string') return value
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
+  throw typeError(`tls.${name} must be a PEM string or Buffer`)
+}
+
+function readPem (tls, name) {
+  const file = tls[name + 'File']
+  if (file != null) return fs.readFileSync(file, 'utf8')
+  return pem(tls[name], name)
+}
+
+function nodeUrl (o, node, secure) {
+  if (typeof node === 'string') return node
+  const host = node.host == null ? '127.0.0.1' : String(node.host)
+  const port = node.port == null ? 6379 : Number(node.port)
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw codedError('ERR_REDIS_CONFIG', `invalid Redis port: ${node.port}`, RangeError)
+  const user = o.username != null ? encodeURIComponent(o.username) : ''
+  const auth = o.password != null ? `${user}:${encodeURIComponent(o.password)}@` : (user ? `${user}@` : '')
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  const db = o.db != null && !o.cluster ? `/${Number(o.db)}` : ''
+  return `${secure ? 'rediss' : 'redis'}://${auth}${h}:${port}${db}`
+}
+
+function positive (value, name, fallback) {
+  if (value == null) return fallback
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw codedError('ERR_REDIS_CONFIG', `${name} must be a positive number`, RangeError)
+  }
+  return value
+}
+
+// Options in (connection + connect-redis store options), native options out.
+function nativeOptions (o) {
+  const tls = o.tls && typeof o.tls === 'object' ? o.tls : (o.tls ? {} : null)
+  const out = {
+    prefix: o.prefix == null ? 'sess:' : String(o.prefix),
+    ttl: typeof o.ttl === 'number' && o.ttl ? o.ttl : 86400,
+    scanCount: Math.max(1, Math.min(0xffffffff, Math.floor(Number(o.scanCount) || 100))),
+    disableTtl: !!o.disableTTL,
+    disableTouch: !!o.disableTouch,
+    connectTimeout: positive(o.connectTimeout, 'connectTimeout', 2000),
+    commandTimeout: positive(o.commandTimeout, 'commandTimeout', 2000)
+  }
+  if (o.cluster != null) {
+    if (!Array.isArray(o.cluster) || o.cluster.length === 0) throw codedError('ERR_REDIS_CONFIG', 'cluster must be a non-empty array of { host, port } or redis:// URLs', TypeError)
+    out.cluster = o.cluster.map((n) => nodeUrl(o, n, !!tls))
+  } else if (o.url != null) {
+    if (typeof o.url !== 'string') throw typeError('url must be a string')
+    out.url = o.url
+  } else {
+    out.url = nodeUrl(o, { host: o.host, port: o.port }, !!tls)
+  }
+  if (tls) {
+    out.tlsCa = readPem(tls, 'ca')
+    out.tlsCert = readPem(tls, 'cert')
+    out.tlsKey = readPem(tls, 'key')
+  }
+  return out
+}
+
+class RedisStore extends Store {
+  constructor (options = {}) {
+    super()
+    if (options === null || typeof options !== 'object') throw typeError('options must be an object')
+    const opts = nativeOptions(options)
+    this.prefix = opts.prefix
+    this.ttl = typeof options.ttl === 'function' ? options.ttl : opts.ttl
+    this.scanCount = opts.scanCount
+    this.disableTTL = opts.disableTtl
+    this.disableTouch = opts.disableTouch
+    this.commandTimeout = opts.commandTimeout
+    // express-session stops using a store that emits 'disconnect' and then serves requests
+    // without a session; by default this store reports outages as errors on each request
+    // instead (see README), and emits 'disconnect'/'connect' only when asked to.
+    this.disconnectEvents = !!options.disconnectEvents
+    this.available = true
+    this._pending = new Map()
+    this._nextId = 0
+    this._closed = false
+    this._onClosed = null
+    // keeps the event loop alive while operations are in flight (the wake-up itself is weak)
+    this._keepAlive = setInterval(noop, 0x7fffffff)
+    this._keepAlive.unref()
+    this._native = new (addon().NativeRedisStore)(opts, this._drain.bind(this))
+  }
+
+  _call (fn) {
+    if (this._closed) return Promise.reject(codedError('ERR_REDIS_CLOSED', 'the RedisStore is closed'))
+    const id = this._nextId = this._nextId >= 0xfffffff0 ? 1 : this._nextId + 1
+    return new Promise((resolve, reject) => {
+      try {
+        fn(id)
+      } catch (err) {
+        reject(err)
+        return
+      }
+      if (this._pending.size === 0) this._keepAlive.ref()
+      this._pending.set(id, { resolve, reject })
+    })
+  }
+
+  _drain () {
+    const done = this._native.drain()
+    for (let i = 0; i < done.length; i += 3) {
+      const kind = done[i + 1]
+      const value = done[i + 2]
+      if (kind === KIND_DOWN || kind === KIND_UP) {
+        this._availability(kind === KIND_UP, value)
+        continue
+      }
+      const p = this._pending.get(done[i])
+      if (p === undefined) continue
+      this._pending.delete(done[i])
+      if (kind === KIND_OK) p.resolve(value)
+      else p.reject(codedError(value[0], `RedisStore: ${value[1]}`))
+    }
+    if (this._pending.size === 0) {
+      this._keepAlive.unref()
+      if (this._onClosed) { const f = this._onClosed; this._onClosed = null; f() }
+    }
+  }
+
+  _availability (up, value) {
+    if (this._closed) return
+    this.available = up
+    if (up) {
+      this.emit('available')
+      if (this.disconnectEvents) this.emit('connect')
+    } else {
+      this.emit('unavailable', codedError(value[0], `RedisStore: ${value[1]}`))
+      if (this.disconnectEvents) this.emit('disconnect')
+    }
+  }
+
+  // The TTL override: the `ttl` option's function, else undefined (Rust computes it from
+  // cookie.expires or the `ttl` number, connect-redis's rule).
+  _ttl (sess) {
+    if (typeof this.ttl !== 'function') return undefined
+    const t = this.ttl(sess)
+    if (typeof t !== 'number' || Number.isNaN(t)) throw typeError('the ttl function must return a number of seconds')
+    return t
+  }
+
+  // The stored JSON of a live session, or null.
+  getJSON (sid, cb) {
+    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }), cb)
+  }
+
+  get (sid, cb) {
+    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }).then((json) => {
+      return json == null ? null : parseSession(json, sid)
+    }), cb)
+  }
+
+  // Stores `json` exactly; `sess` gives the TTL (cookie.expires, or the ttl function).
+  setJSON (sid, json, sess, cb) {
+    return settle(this._call((id) => {
+      checkSid(sid)
+      if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
+      this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
+    }), cb)
+  }
+
+  set (sid, sess, cb) {
+    return settle(this._call((id) => {
+      checkSid(sid)
+      const json = JSON.stringify(sess)
+      if (typeof json !== 'string') throw typeError('the session must be an object JSON.stringify can serialise')
+      this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
+    }).then(noValue), cb)
+  }
+
+  touch (sid, sess, cb) {
+    return settle(this._call((id) => {
+      checkSid(sid)
+      this._native.touch(id, sid, expiresAt(sess), this._ttl(sess))
+    }).then(noValue), cb)
+  }
+
+  destroy (sid, cb) {
+    return settle(this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }).then(noValue), cb)
+  }
+
+  all (cb) {
+    return settle(this._call((id) => this._native.all(id)).then((flat) => {
+      const out = []
+      for (let i = 0; i < flat.length; i += 2) {
+        const sess = parseSession(flat[i + 1], flat[i])
+        sess.id = flat[i]
+        out.push(sess)
+      }
+      return out
+    }), cb)
+  }
+
+  ids (cb) {
+    return settle(this._call((id) => this._native.ids(id)), cb)
+  }
+
+  length (cb) {
+    return settle(this._call((id) => this._native.length(id)), cb)
+  }
+
+  clear (cb) {
+    return settle(this._call((id) => this._native.clear(id)).then(noValue), cb)
+  }
+
+  // Releases the connection. Resolves once the operations in flight have settled.
+  close (cb) {
+    if (!this._closed) {
+      this._closed = true
+      this._native.close()
+    }
+    const p = this._pending.size === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => { this._onClosed = resolve })
+    return settle(p, cb)
+  }
+}
+
+function noop () {}
+function noValue () {}
+
+function parseSession (json, sid) {
+  try {
+    const sess = JSON.parse(json)
+    if (sess !== null && typeof sess === 'object') return sess
+  } catch {}
+  throw codedError('ERR_REDIS_BAD_DATA', `RedisStore: the stored session ${JSON.stringify(sid)} is not a JSON object`)
+}
+
+module.exports = { RedisStore }

@@ -1,1 +1,293 @@
-//! redis bindings
+//! N-API binding of the Redis store: converts options and results, nothing else.
+//!
+//! Each operation is a synchronous call that takes a request id and spawns the work on
+//! the tokio runtime. Completions go into one queue; the first completion after a drain
+//! wakes the JS thread once (a weak threadsafe function), and JS takes every finished
+//! result with one `drain()` call. Many operations in flight thus cost one wake-up, not
+//! one Promise settled from tokio per operation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use parking_lot::Mutex;
+
+use crate::store::redis::{Config, Event, Found, RedisStore, StoreError, Target, TlsFiles};
+
+/// Options as lib/redis-store.js normalises them (every field filled and validated there).
+#[napi(object)]
+pub struct NativeRedisOptions {
+    /// `redis://` or `rediss://` URL of a single node.
+    pub url: Option<String>,
+    /// Seed node URLs of a Redis Cluster.
+    pub cluster: Option<Vec<String>>,
+    /// PEM contents: CA to trust, client certificate and key.
+    pub tls_ca: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub prefix: String,
+    pub ttl: f64,
+    pub scan_count: u32,
+    pub disable_ttl: bool,
+    pub disable_touch: bool,
+    pub connect_timeout: f64,
+    pub command_timeout: f64,
+}
+
+enum Payload {
+    Nothing,
+    Json(Option<String>),
+    Count(f64),
+    Strings(Vec<String>),
+    Error(StoreError),
+    Down(StoreError),
+    Up,
+}
+
+// kinds in the drained array
+const OK: u32 = 0;
+const FAILED: u32 = 1;
+const DOWN: u32 = 2;
+const UP: u32 = 3;
+
+type Wake = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
+
+struct Completions {
+    queue: Mutex<Vec<(u32, Payload)>>,
+    woken: AtomicBool,
+    wake: Wake,
+}
+
+impl Completions {
+    fn push(&self, id: u32, payload: Payload) {
+        self.queue.lock().push((id, payload));
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+#[napi]
+pub struct NativeRedisStore {
+    store: RedisStore,
+    done: Arc<Completions>,
+}
+
+fn ms(v: f64, name: &str) -> Result<Duration> {
+    if !(v.is_finite() && v > 0.0 && v < 1e9) {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!("{name} must be a positive number of milliseconds"),
+        ));
+    }
+    Ok(Duration::from_millis(v as u64))
+}
+
+fn ttl_arg(v: Option<f64>) -> Option<i64> {
+    v.filter(|t| t.is_finite())
+        .map(|t| t.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+}
+
+fn expires_arg(v: Option<f64>) -> Option<f64> {
+    v.filter(|t| t.is_finite())
+}
+
+#[napi]
+impl NativeRedisStore {
+    /// `on_wake` is called (with no arguments) when results are ready for `drain()`.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        options: NativeRedisOptions,
+        on_wake: Function<(), Unknown<'static>>,
+    ) -> Result<Self> {
+        let target = match (options.cluster, options.url) {
+            (Some(nodes), _) => Target::Cluster(nodes),
+            (None, Some(url)) => Target::Single(url),
+            (None, None) => Target::Single("redis://127.0.0.1:6379".into()),
+        };
+        let tls = if options.tls_ca.is_some() || options.tls_cert.is_some() {
+            Some(TlsFiles {
+                root_cert: options.tls_ca.map(String::into_bytes),
+                client_cert: options.tls_cert.map(String::into_bytes),
+                client_key: options.tls_key.map(String::into_bytes),
+            })
+        } else {
+            None
+        };
+        let cfg = Config {
+            target,
+            tls,
+            prefix: options.prefix,
+            ttl: ttl_arg(Some(options.ttl)).unwrap_or(86400),
+            scan_count: options.scan_count.max(1),
+            disable_ttl: options.disable_ttl,
+            disable_touch: options.disable_touch,
+            connect_timeout: ms(options.connect_timeout, "connectTimeout")?,
+            command_timeout: ms(options.command_timeout, "commandTimeout")?,
+        };
+        let store = RedisStore::new(cfg).map_err(|e| Error::new(Status::InvalidArg, e.message))?;
+        let wake: Wake = on_wake
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let done = Arc::new(Completions {
+            queue: Mutex::new(Vec::new()),
+            woken: AtomicBool::new(false),
+            wake,
+        });
+        let events = Arc::downgrade(&done);
+        store.on_event(move |ev| {
+            if let Some(done) = events.upgrade() {
+                match ev {
+                    Event::Down(e) => done.push(0, Payload::Down(e)),
+                    Event::Up => done.push(0, Payload::Up),
+                }
+            }
+        });
+        Ok(NativeRedisStore { store, done })
+    }
+
+    fn spawn<F, T>(&self, id: u32, fut: F, wrap: fn(T) -> Payload)
+    where
+        F: std::future::Future<Output = std::result::Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let done = self.done.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let payload = match fut.await {
+                Ok(v) => wrap(v),
+                Err(e) => Payload::Error(e),
+            };
+            done.push(id, payload);
+        });
+    }
+
+    /// Every finished result as a flat array `[id, kind, value, …]`: kind 0 ok (value the
+    /// result), 1 failed (value `[code, message]`), 2 Redis down (`[code, message]`), 3 up.
+    #[napi(catch_unwind)]
+    pub fn drain<'e>(&self, env: &'e Env) -> Result<Array<'e>> {
+        self.done.woken.store(false, Ordering::Release);
+        let items = std::mem::take(&mut *self.done.queue.lock());
+        let mut arr = env.create_array((items.len() * 3) as u32)?;
+        for (i, (id, payload)) in items.into_iter().enumerate() {
+            let at = (i * 3) as u32;
+            arr.set(at, id)?;
+            match payload {
+                Payload::Nothing => {
+                    arr.set(at + 1, OK)?;
+                    arr.set(at + 2, Null)?;
+                }
+                Payload::Json(j) => {
+                    arr.set(at + 1, OK)?;
+                    arr.set(at + 2, j)?;
+                }
+                Payload::Count(n) => {
+                    arr.set(at + 1, OK)?;
+                    arr.set(at + 2, n)?;
+                }
+                Payload::Strings(v) => {
+                    arr.set(at + 1, OK)?;
+                    arr.set(at + 2, v)?;
+                }
+                Payload::Error(e) => {
+                    arr.set(at + 1, FAILED)?;
+                    arr.set(at + 2, vec![e.code.to_string(), e.message])?;
+                }
+                Payload::Down(e) => {
+                    arr.set(at + 1, DOWN)?;
+                    arr.set(at + 2, vec![e.code.to_string(), e.message])?;
+                }
+                Payload::Up => {
+                    arr.set(at + 1, UP)?;
+                    arr.set(at + 2, Null)?;
+                }
+            }
+        }
+        Ok(arr)
+    }
+
+    /// The stored JSON (or null) of a session that is alive.
+    #[napi(catch_unwind)]
+    pub fn get(&self, id: u32, sid: String) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.get(&sid).await }, |f| {
+            Payload::Json(match f {
+                Found::Session(j) => Some(j),
+                Found::Missing => None,
+            })
+        });
+    }
+
+    #[napi(catch_unwind)]
+    pub fn set(&self, id: u32, sid: String, json: String, expires: Option<f64>, ttl: Option<f64>) {
+        let s = self.store.clone();
+        let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
+        self.spawn(
+            id,
+            async move { s.set(&sid, json, expires, ttl).await },
+            |()| Payload::Nothing,
+        );
+    }
+
+    #[napi(catch_unwind)]
+    pub fn touch(&self, id: u32, sid: String, expires: Option<f64>, ttl: Option<f64>) {
+        let s = self.store.clone();
+        let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
+        self.spawn(id, async move { s.touch(&sid, expires, ttl).await }, |()| {
+            Payload::Nothing
+        });
+    }
+
+    #[napi(catch_unwind)]
+    pub fn destroy(&self, id: u32, sid: String) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.destroy(&sid).await }, |()| {
+            Payload::Nothing
+        });
+    }
+
+    /// `[id, json, id, json, …]` of every alive session.
+    #[napi(catch_unwind)]
+    pub fn all(&self, id: u32) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.all().await }, |pairs| {
+            Payload::Strings(pairs.into_iter().flat_map(|(a, b)| [a, b]).collect())
+        });
+    }
+
+    #[napi(catch_unwind)]
+    pub fn ids(&self, id: u32) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.ids().await }, Payload::Strings);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn length(&self, id: u32) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.length().await }, |n| {
+            Payload::Count(n as f64)
+        });
+    }
+
+    #[napi(catch_unwind)]
+    pub fn clear(&self, id: u32) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.clear().await }, |()| Payload::Nothing);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn ping(&self, id: u32) {
+        let s = self.store.clone();
+        self.spawn(id, async move { s.ping().await }, |()| Payload::Nothing);
+    }
+
+    /// Releases the connection; operations still in flight finish or fail.
+    #[napi(catch_unwind)]
+    pub fn close(&self) {
+        self.store.close();
+    }
+}
