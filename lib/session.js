@@ -190,44 +190,31 @@ function session (options) {
 
     // proxy end() to commit the session
     const _end = res.end
-    const _write = res.write
     let ended = false
     res.end = function end (chunk, encoding) {
       if (ended) return false
       ended = true
 
+      // The response is held until the store has the session, so a client never sees it
+      // complete before the save (express-session's guarantee). express-session writes all
+      // but the last byte first; here the headers are fixed at the same moment (writeHead,
+      // Set-Cookie decided) and the whole response goes out in one write after the save.
       let ret
       let sync = true
 
       function writeend () {
+        const r = _end.call(res, chunk, encoding)
         if (sync) {
-          ret = _end.call(res, chunk, encoding)
+          ret = r
           sync = false
-          return
         }
-        _end.call(res)
       }
 
       function writetop () {
         if (!sync) return ret
         if (!res._header) res._implicitHeader()
-        if (chunk == null) {
-          ret = true
-          return ret
-        }
-        const contentLength = Number(res.getHeader('Content-Length'))
-        if (!isNaN(contentLength) && contentLength > 0) {
-          // measure chunk
-          chunk = !Buffer.isBuffer(chunk) ? Buffer.from(chunk, encoding) : chunk
-          encoding = undefined
-          if (chunk.length !== 0) {
-            ret = _write.call(res, chunk.slice(0, chunk.length - 1))
-            chunk = chunk.slice(chunk.length - 1, chunk.length)
-            return ret
-          }
-        }
-        ret = _write.call(res, chunk, encoding)
         sync = false
+        ret = true
         return ret
       }
 
