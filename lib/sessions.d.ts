@@ -1,6 +1,7 @@
 // createSessions(): one session for HTTP and websocket RPC (API.md §3).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import expressSession = require('express-session')
+import type { MemoryStore, MemoryStoreOptions } from './memory-store'
 
 /** Secrets: the first signs, all verify (rotation). */
 export type SessionsSecret = string | Uint8Array | Array<string | Uint8Array>
@@ -79,7 +80,8 @@ export type SessionsMiddleware = ReturnType<typeof expressSession> &
   ((req: IncomingMessage, res: ServerResponse, next: (err?: any) => void) => void)
 
 export interface SessionsStore {
-  use(name: 'memory' | 'redis', options?: Record<string, unknown>): expressSession.Store
+  use(name: 'memory', options?: MemoryStoreOptions): MemoryStore
+  use(name: 'redis', options?: Record<string, unknown>): expressSession.Store
   use<S extends expressSession.Store>(store: S): S
   get(): expressSession.Store
 }

@@ -9,7 +9,7 @@ const { SessionSocket } = require('./sessions/socket')
 
 const { session } = require('./session')
 const { Keyring } = require('./keyring')
-const MemoryStore = session.MemoryStore // ours once lib/memory-store.js has landed
+const { MemoryStore } = require('./memory-store')
 const { RedisStore } = require('./redis-store')
 
 const DEFAULT_SECRET = 'SocketStream'

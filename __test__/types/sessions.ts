@@ -18,7 +18,8 @@ declare module 'express-session' {
 
 const sessions: Sessions = createSessions({ name: 'app.sid' })
 sessions.store.use('redis', { port: 6379, prefix: 'sess:', ttl: 3600 })
-sessions.store.use('memory')
+const mem = sessions.store.use('memory', { max: 10000 })
+void mem.close
 const custom = sessions.store.use(new expressSession.MemoryStore())
 custom.all?.(() => {})
 const store: expressSession.Store = sessions.store.get()

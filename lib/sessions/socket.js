@@ -4,37 +4,40 @@
 // fresh from the store (SocketStream's request middleware), with express-session's
 // Session semantics plus Promises.
 const { Session, Cookie, storeGet } = require('../session/session')
-const { settle, expiresAt, codedError } = require('../util')
+const { expiresAt, codedError } = require('../util')
 
-// A store call with a node-style callback as a Promise (a synchronous throw rejects).
-function call (store, method, ...args) {
-  return new Promise((resolve, reject) => {
-    store[method](...args, (err, value) => (err ? reject(err) : resolve(value)))
-  })
-}
+const noop = () => {}
 
-// As the Session methods of session(): with a callback, returns the session (chaining);
-// without, a Promise nobody has to await (no unhandled rejection).
-function run (self, fn, promise) {
+// Runs `op(done)` (done: a node-style callback) as the Session methods of session() do:
+// with a user callback, calls it on a later tick and returns `self` (chaining); without,
+// returns a Promise nobody has to await (no unhandled rejection) of `result()`.
+function run (self, fn, op, result) {
   if (typeof fn === 'function') {
-    settle(promise, fn)
+    const done = (err) => (err ? process.nextTick(fn, err) : process.nextTick(fn, null))
+    try { op(done) } catch (err) { done(err) }
     return self
   }
-  promise.catch(() => {})
-  return promise
+  const p = new Promise((resolve, reject) => {
+    op((err) => (err ? reject(err) : resolve(result ? result() : undefined)))
+  })
+  p.catch(noop)
+  return p
 }
 
-// A session read from the store (as JSON when the store offers it: one parse), or
-// undefined when it is missing or past its expiry (a store should not return an expired
-// session; this does not rely on it).
-async function fetch (store, sid) {
-  const data = await new Promise((resolve, reject) => {
-    storeGet(store, sid, (err, value) => (err ? reject(err) : resolve(value)))
-  })
-  if (data == null || typeof data !== 'object') return undefined
-  const exp = expiresAt(data)
-  if (exp !== undefined && exp <= Date.now()) return undefined
-  return data
+// The stored session of `sid` (as JSON when the store offers it: one parse), or undefined
+// when it is missing or past its expiry (a store should not return an expired session;
+// this does not rely on it). A synchronous throw of the store goes to `cb` too.
+function fetch (store, sid, cb) {
+  try {
+    storeGet(store, sid, (err, data) => {
+      if (err) return cb(err)
+      if (data == null || typeof data !== 'object') return cb(null, undefined)
+      const exp = expiresAt(data)
+      cb(null, exp !== undefined && exp <= Date.now() ? undefined : data)
+    })
+  } catch (err) {
+    cb(err)
+  }
 }
 
 // Copies stored data into `session` the way express-session's Store#createSession does
@@ -57,45 +60,46 @@ class RpcSession extends Session {
     fill(this, data)
   }
 
-  save (cb) {
+  save (fn) {
     const store = this.req.sessionStore
-    const p = typeof store.setJSON === 'function'
-      ? call(store, 'setJSON', this.id, JSON.stringify(this), this)
-      : call(store, 'set', this.id, this)
-    return run(this, cb, p.then(() => this))
+    return run(this, fn, (done) => {
+      if (typeof store.setJSON === 'function') store.setJSON(this.id, JSON.stringify(this), this, done)
+      else store.set(this.id, this, done)
+    }, () => this)
   }
 
   // Reloads in place: `req.session` stays this same object, now holding the stored data.
-  reload (cb) {
-    const p = fetch(this.req.sessionStore, this.id).then((data) => {
-      if (!data) throw new Error('failed to load session')
+  reload (fn) {
+    return run(this, fn, (done) => fetch(this.req.sessionStore, this.id, (err, data) => {
+      if (err) return done(err)
+      if (!data) return done(new Error('failed to load session'))
       for (const key of Object.keys(this)) delete this[key]
       fill(this, data)
       this.req.session = this
-      return this
-    })
-    return run(this, cb, p)
+      done()
+    }), () => this)
   }
 
-  destroy (cb) {
+  destroy (fn) {
     this.req.session = undefined
-    return run(this, cb, call(this.req.sessionStore, 'destroy', this.id).then(() => undefined))
+    return run(this, fn, (done) => this.req.sessionStore.destroy(this.id, done))
   }
 
   // express-session's touch() only resets the maxAge, because the end of the HTTP response
   // then tells the store. An RPC has no response end, so this also calls store.touch().
-  touch (cb) {
+  touch (fn) {
     this.resetMaxAge()
     const store = this.req.sessionStore
-    const p = typeof store.touch === 'function' ? call(store, 'touch', this.id, this) : call(store, 'set', this.id, this)
-    return run(this, cb, p.then(() => this))
+    return run(this, fn, (done) => {
+      if (typeof store.touch === 'function') store.touch(this.id, this, done)
+      else store.set(this.id, this, done)
+    }, () => this)
   }
 
-  regenerate (options, cb) {
-    if (typeof options === 'function') cb = options
-    const err = codedError('ERR_SESSION_REGENERATE',
-      'a session cannot be regenerated over a websocket (the browser cookie can only change over HTTP): regenerate it in an HTTP route')
-    return run(this, cb, Promise.reject(err))
+  regenerate (options, fn) {
+    if (typeof options === 'function') fn = options
+    return run(this, fn, (done) => done(codedError('ERR_SESSION_REGENERATE',
+      'a session cannot be regenerated over a websocket (the browser cookie can only change over HTTP): regenerate it in an HTTP route')))
   }
 }
 
@@ -130,24 +134,26 @@ class RpcRequest {
   // Loads req.session fresh from the store. Resolves to the session; rejects (code
   // ERR_SESSION_ANONYMOUS or ERR_SESSION_NOT_FOUND) when this socket has none, and then
   // req.session stays undefined. Not awaiting it is no unhandled rejection.
-  use (name, cb) {
+  use (name, fn) {
     if (name !== 'session') {
       throw new TypeError(`req.use(): unknown request middleware ${JSON.stringify(name)}; the one available is 'session'`)
     }
     const n = ++this.#loads
     this.#session = NOT_LOADED
-    const p = this.#socket.fetch().then(
-      (data) => {
-        const session = new RpcSession(this, data)
-        if (n === this.#loads) this.#session = session
-        return session
-      },
-      (err) => {
-        if (n === this.#loads) this.#session = undefined
-        throw err
-      })
-    p.catch(() => {})
-    return settle(p, cb)
+    const load = (cb) => this.#socket.read((err, data) => {
+      const session = err ? undefined : new RpcSession(this, data)
+      if (n === this.#loads) this.#session = session
+      cb(err, session)
+    })
+    if (typeof fn === 'function') {
+      return new Promise((resolve) => load((err, session) => {
+        process.nextTick(fn, err || null, session)
+        resolve(session)
+      }))
+    }
+    const p = new Promise((resolve, reject) => load((err, session) => (err ? reject(err) : resolve(session))))
+    p.catch(noop)
+    return p
   }
 }
 
@@ -165,33 +171,37 @@ class SessionSocket {
 
   request () { return new RpcRequest(this) }
 
-  // The stored session data of this socket (rejects as use('session') does).
-  async fetch () {
-    if (this.error) throw this.error
+  // cb(err, data): the stored session data of this socket, or an error saying why there
+  // is none (ERR_SESSION_ANONYMOUS, ERR_SESSION_NOT_FOUND, or a configuration error).
+  read (cb) {
+    if (this.error) return process.nextTick(cb, this.error)
     if (!this.sessionId) {
-      throw codedError('ERR_SESSION_ANONYMOUS',
+      return process.nextTick(cb, codedError('ERR_SESSION_ANONYMOUS',
         'this websocket has no session: its upgrade request carried no valid signed session cookie. ' +
-        'Load a page over HTTP (sessions.http()) first, and open the websocket from the same site so the browser sends the cookie')
+        'Load a page over HTTP (sessions.http()) first, and open the websocket from the same site so the browser sends the cookie'))
     }
-    const data = await fetch(this.store, this.sessionId)
-    if (!data) {
-      throw codedError('ERR_SESSION_NOT_FOUND',
-        'the session of this websocket is gone (it expired or was destroyed); load a page over HTTP and reconnect to get a new one')
-    }
-    return data
+    fetch(this.store, this.sessionId, (err, data) => {
+      if (err) return cb(err)
+      if (!data) {
+        return cb(codedError('ERR_SESSION_NOT_FOUND',
+          'the session of this websocket is gone (it expired or was destroyed); load a page over HTTP and reconnect to get a new one'))
+      }
+      cb(null, data)
+    })
   }
 
   // The session as a Session, or undefined when the socket is anonymous or it is gone.
   load () {
-    return this.fetch().then((data) => {
-      const holder = { sessionID: this.sessionId, sessionStore: this.store, session: undefined }
-      holder.session = new RpcSession(holder, data)
-      return holder.session
-    }, (err) => {
-      if (err.code === 'ERR_SESSION_ANONYMOUS' || err.code === 'ERR_SESSION_NOT_FOUND') return undefined
-      throw err
-    })
+    return new Promise((resolve, reject) => this.read((err, data) => {
+      if (!err) {
+        const holder = { sessionID: this.sessionId, sessionStore: this.store, session: undefined }
+        holder.session = new RpcSession(holder, data)
+        return resolve(holder.session)
+      }
+      if (err.code === 'ERR_SESSION_ANONYMOUS' || err.code === 'ERR_SESSION_NOT_FOUND') return resolve(undefined)
+      reject(err)
+    }))
   }
 }
 
-module.exports = { SessionSocket, RpcRequest, RpcSession, fetch }
+module.exports = { SessionSocket, RpcRequest, RpcSession }

@@ -1,0 +1,232 @@
+'use strict'
+// createSessions() end to end. HTTP: Express with sessions.http() (our session() on our
+// memory and Redis stores) vs express-session with its MemoryStore, memorystore and
+// connect-redis; autocannon at 10 and 100 connections, every request reading and writing
+// its own session (each connection is one browser: the first response's cookie is sent
+// back). Websocket RPC: messages/s with `req.use('session')` + `save()` per message vs
+// SocketStream's hand glue (cookie + cookie-signature at upgrade, store.load() +
+// session.save() per message). Each server runs in its own child process; the load comes from this one.
+const { spawn } = require('node:child_process')
+const http = require('node:http')
+const path = require('node:path')
+
+const SECRET = 'bench secret'
+const REDIS_PORT = Number(process.env.REDIS_PORT || 6379)
+const HTTP_SECONDS = Number(process.env.BENCH_SECONDS || 5)
+const WS_SECONDS = Number(process.env.BENCH_SECONDS || 5)
+const WS_CLIENTS = 50
+
+// ---------------------------------------------------------------- servers (child side)
+
+const servers = {
+  'native-memory': () => nativeApp((s) => s.store.use('memory')),
+  'native-redis': () => nativeApp((s) => s.store.use('redis', { port: REDIS_PORT, prefix: 'bench:sessions:native:' })),
+  'es-memory': () => jsApp(() => new (require('express-session').MemoryStore)()),
+  'es-memorystore': () => jsApp((session) => new (require('memorystore')(session))({ checkPeriod: 24 * 3600 * 1000 })),
+  'es-connect-redis': () => jsApp(() => {
+    const client = require('redis').createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
+    client.connect()
+    return new (require('connect-redis').RedisStore)({ client, prefix: 'bench:sessions:es:' })
+  })
+}
+
+// Every request reads and writes its session (a counter and a small cart).
+function route (req, res) {
+  const s = req.session
+  s.n = (s.n || 0) + 1
+  if (!s.cart) s.cart = { items: ['tea', 'milk', 'bread'], checkout: false, user: 'bench user' }
+  res.end(String(s.n))
+}
+
+function nativeApp (pickStore) {
+  const { createSessions } = require('..')
+  const sessions = createSessions({ secret: SECRET })
+  const store = pickStore(sessions)
+  const app = require('express')()
+  app.use(sessions.http())
+  app.get('/', route)
+  const server = http.createServer(app)
+  // websocket RPC, the createSessions() way
+  const wss = new (require('ws').WebSocketServer)({ server })
+  wss.on('connection', (ws, upgradeReq) => {
+    const socket = sessions.socket(upgradeReq)
+    ws.on('message', async () => {
+      const req = socket.request()
+      const s = await req.use('session')
+      s.n = (s.n || 0) + 1
+      await s.save()
+      ws.send(String(s.n))
+    })
+  })
+  return { server, store }
+}
+
+function jsApp (makeStore) {
+  const session = require('express-session')
+  const store = makeStore(session)
+  const app = require('express')()
+  app.use(session({ store, secret: SECRET, resave: false, saveUninitialized: true, cookie: { maxAge: 30 * 24 * 3600 * 1000 } }))
+  app.get('/', route)
+  const server = http.createServer(app)
+  // websocket RPC, glued by hand as SocketStream did: the signed cookie read at upgrade,
+  // store.load() (an express-session Session) and session.save() per message
+  const cookie = require('cookie')
+  const signature = require('cookie-signature')
+  const wss = new (require('ws').WebSocketServer)({ server })
+  wss.on('connection', (ws, upgradeReq) => {
+    const raw = cookie.parse(upgradeReq.headers.cookie || '')['connect.sid']
+    const sid = raw && raw.startsWith('s:') ? signature.unsign(raw.slice(2), SECRET) : false
+    ws.on('message', () => {
+      store.load(sid, (err, s) => {
+        if (err || !s) return ws.send('error')
+        s.n = (s.n || 0) + 1
+        s.save((err) => ws.send(err ? 'error' : String(s.n)))
+      })
+    })
+  })
+  return { server, store }
+}
+
+function serve (name) {
+  const { server, store } = servers[name]()
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`port ${server.address().port}\n`))
+  process.on('SIGTERM', () => {
+    server.closeAllConnections()
+    server.close()
+    const done = () => process.exit(0)
+    // drop what the bench wrote (Redis prefixes of their own)
+    if (typeof store.clear === 'function') store.clear(() => done())
+    else done()
+    setTimeout(done, 5000).unref()
+  })
+}
+
+// ---------------------------------------------------------------- load (parent side)
+
+function start (name) {
+  const child = spawn(process.execPath, [__filename, '--serve', name], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /port (\d+)/.exec(out)
+      if (m) resolve({ port: Number(m[1]), stop: () => new Promise((resolve) => { child.on('exit', resolve); child.kill('SIGTERM') }) })
+    })
+    child.on('exit', (code) => reject(new Error(`${name} exited (${code})`)))
+  })
+}
+
+function setCookieOf (headers) {
+  const h = headers['set-cookie']
+  const line = Array.isArray(h) ? h[0] : h
+  return line ? line.split(';')[0] : undefined
+}
+
+// autocannon: each connection loops over [new browser, then 2000 requests with its cookie].
+async function httpRun (port, connections, seconds) {
+  const autocannon = require('autocannon')
+  const withCookie = {
+    method: 'GET',
+    path: '/',
+    setupRequest: (req, ctx) => ({ ...req, headers: { cookie: ctx.cookie } }),
+    onResponse: (status, body, ctx, headers) => { ctx.cookie = setCookieOf(headers) || ctx.cookie }
+  }
+  const first = { method: 'GET', path: '/', onResponse: (status, body, ctx, headers) => { ctx.cookie = setCookieOf(headers) } }
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration: seconds,
+    requests: [first, ...Array(2000).fill(withCookie)]
+  })
+  if (result.errors || result.non2xx) throw new Error(`errors ${result.errors}, non-2xx ${result.non2xx}`)
+  return result.requests.average
+}
+
+// WS_CLIENTS browsers: each gets its session over HTTP, then sends one RPC at a time.
+async function wsRun (port, seconds) {
+  const { WebSocket } = require('ws')
+  const sockets = await Promise.all(Array.from({ length: WS_CLIENTS }, async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`)
+    const cookie = res.headers.getSetCookie()[0].split(';')[0]
+    await res.text()
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { cookie } })
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
+    return ws
+  }))
+  let count = 0
+  let errors = 0
+  let running = true
+  const warm = Date.now() + 1000
+  let t0
+  for (const ws of sockets) {
+    ws.on('message', (d) => {
+      if (d.toString() === 'error') errors++
+      if (t0 !== undefined) count++
+      else if (Date.now() >= warm) t0 = Date.now()
+      if (running) ws.send('rpc')
+    })
+    ws.send('rpc')
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000 + seconds * 1000))
+  running = false
+  const elapsed = (Date.now() - t0) / 1000
+  for (const ws of sockets) ws.terminate()
+  if (errors) throw new Error(`${errors} RPC errors`)
+  return count / elapsed
+}
+
+async function measure (name, fn) {
+  const server = await start(name)
+  try {
+    return await fn(server.port)
+  } finally {
+    await server.stop()
+  }
+}
+
+async function redisUp () {
+  const net = require('node:net')
+  return new Promise((resolve) => {
+    const s = net.connect(REDIS_PORT, '127.0.0.1')
+    s.setTimeout(500, () => { s.destroy(); resolve(false) })
+    s.on('error', () => resolve(false))
+    s.on('connect', () => { s.destroy(); resolve(true) })
+  })
+}
+
+async function main () {
+  const fmt = (n) => Math.round(n).toLocaleString('en-US')
+  const rows = []
+  const haveRedis = await redisUp()
+  const haveRedisStore = typeof require('..').RedisStore === 'function'
+  const pairs = [
+    ['memory', 'native-memory', 'es-memory', 'express-session + MemoryStore'],
+    ['memory', 'native-memory', 'es-memorystore', 'express-session + memorystore'],
+    ['redis', 'native-redis', 'es-connect-redis', 'express-session + connect-redis']
+  ]
+  for (const connections of [10, 100]) {
+    for (const [kind, ours, theirs, label] of pairs) {
+      const what = `HTTP, ${connections} connections, ${kind}: sessions.http() vs ${label}`
+      if (kind === 'redis' && !(haveRedis && haveRedisStore)) { rows.push([what, 'n/a', 'n/a', haveRedis ? 'RedisStore missing' : 'no Redis']); continue }
+      // warm-up run of each, then the measured ones
+      const a = await measure(ours, async (port) => { await httpRun(port, connections, 1); return httpRun(port, connections, HTTP_SECONDS) })
+      const b = await measure(theirs, async (port) => { await httpRun(port, connections, 1); return httpRun(port, connections, HTTP_SECONDS) })
+      rows.push([what, fmt(a) + ' req/s', fmt(b) + ' req/s', (a / b).toFixed(2) + '×'])
+    }
+  }
+  for (const [kind, ours, theirs, label] of [['memory', 'native-memory', 'es-memory', 'MemoryStore'], ['redis', 'native-redis', 'es-connect-redis', 'connect-redis']]) {
+    const what = `websocket RPC, ${WS_CLIENTS} sockets, ${kind}: use('session') + save() vs cookie-signature + ${label} load/save`
+    if (kind === 'redis' && !(haveRedis && haveRedisStore)) { rows.push([what, 'n/a', 'n/a', haveRedis ? 'RedisStore missing' : 'no Redis']); continue }
+    const a = await measure(ours, (port) => wsRun(port, WS_SECONDS))
+    const b = await measure(theirs, (port) => wsRun(port, WS_SECONDS))
+    rows.push([what, fmt(a) + ' msg/s', fmt(b) + ' msg/s', (a / b).toFixed(2) + '×'])
+  }
+  console.log('## sessions: createSessions() end to end\n')
+  console.log('| scenario | native-session | JS packages | ratio |')
+  console.log('| --- | ---: | ---: | ---: |')
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`)
+  console.log()
+}
+
+if (process.argv[2] === '--serve') serve(process.argv[3])
+else main().catch((err) => { console.error(err); process.exit(1) })
