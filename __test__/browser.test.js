@@ -29,7 +29,12 @@ function startDemo (t, env = {}) {
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  t.after(() => { if (child.exitCode === null) child.kill('SIGTERM') })
+  t.after(() => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve() }, 10000)
+    child.once('exit', () => { clearTimeout(timer); resolve() })
+    child.kill('SIGTERM')
+  }))
   let out = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the demo did not start: ${out}`)), 30000)
@@ -115,7 +120,13 @@ test('browser: sign in, change the counter over the websocket, reload, same sess
 test('browser: the same with SESSION_STORE=redis://…', { timeout: 180000 }, async (t) => {
   if (!chromiumOrSkip(t)) return
   if (!(await redisOrSkip(t))) return
-  if (typeof require('..').RedisStore !== 'function') return t.skip('TEMPORARY: RedisStore has not landed yet')
-  const url = await startDemo(t, { SESSION_STORE: `redis://127.0.0.1:${REDIS_PORT}` })
+  const prefix = `test:browser:${Date.now().toString(36)}${Math.random().toString(36).slice(2)}:`
+  const url = await startDemo(t, { SESSION_STORE: `redis://127.0.0.1:${REDIS_PORT}`, SESSION_PREFIX: prefix })
+  t.after(async () => { // after the demo stopped (hooks run in order)
+    const { RedisStore } = require('..')
+    const store = new RedisStore({ port: REDIS_PORT, prefix })
+    await store.clear()
+    await store.close()
+  })
   await drive(t, url, 'browser-demo-redis.png')
 })

@@ -18,15 +18,8 @@ const backends = {
   redis: async (t, sessions) => {
     if (!(await redisOrSkip(t))) return false
     const prefix = `test:sessions:${crypto.randomBytes(6).toString('hex')}:`
-    if (typeof require('..').RedisStore === 'function') {
-      const store = sessions.store.use('redis', { port: REDIS_PORT, prefix })
-      return async () => { await store.clear(); await store.close() }
-    }
-    // TEMPORARY until RedisStore lands: connect-redis as "any Connect store instance"
-    const client = require('redis').createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
-    await client.connect()
-    const store = sessions.store.use(new (require('connect-redis').RedisStore)({ client, prefix }))
-    return async () => { await store.clear(); await client.quit() }
+    const store = sessions.store.use('redis', { port: REDIS_PORT, prefix })
+    return async () => { await store.clear(); await store.close() }
   }
 }
 
@@ -163,9 +156,6 @@ for (const backend of Object.keys(backends)) {
       try { await ws.call('state'); return false } catch (err) { return err.code === 'ERR_SESSION_NOT_FOUND' }
     })
     assert.strictEqual(await ctx.sessions.load({ headers: { cookie: alice.cookie } }), undefined)
-    // TEMPORARY while the Redis backend is connect-redis: it serves a session until its key's
-    // TTL (rounded up to the second) ends, and an HTTP request then touches it back to life.
-    if (backend === 'redis' && typeof require('..').RedisStore !== 'function') await new Promise((resolve) => setTimeout(resolve, 1100))
     assert.strictEqual((await alice.fetch('GET', '/state')).body.user, undefined)
   })
 

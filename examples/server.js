@@ -5,6 +5,7 @@
 //
 //   PORT=3000                                  where it listens (0: any free port)
 //   SESSION_STORE=redis://127.0.0.1:6379       keep sessions in Redis (default: in memory)
+//   SESSION_PREFIX=sess:                       their Redis key prefix
 //   SESSION_SECRET=…                           the cookie secret (required with NODE_ENV=production)
 const http = require('node:http')
 const path = require('node:path')
@@ -14,7 +15,7 @@ const { createSessions } = require('native-session')
 
 function createDemo (env = process.env) {
   const sessions = createSessions()
-  if (env.SESSION_STORE) sessions.store.use('redis', { url: env.SESSION_STORE })
+  if (env.SESSION_STORE) sessions.store.use('redis', { url: env.SESSION_STORE, prefix: env.SESSION_PREFIX || 'sess:' })
   if (env.SESSION_SECRET) sessions.options.secret = env.SESSION_SECRET
   sessions.options.maxAge = 24 * 60 * 60 * 1000 // one day
 

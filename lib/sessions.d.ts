@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import expressSession = require('express-session')
 import type { MemoryStore, MemoryStoreOptions } from './memory-store'
+import type { RedisStore, RedisStoreOptions } from './redis-store'
 
 /** Secrets: the first signs, all verify (rotation). */
 export type SessionsSecret = string | Uint8Array | Array<string | Uint8Array>
@@ -81,7 +82,8 @@ export type SessionsMiddleware = ReturnType<typeof expressSession> &
 
 export interface SessionsStore {
   use(name: 'memory', options?: MemoryStoreOptions): MemoryStore
-  use(name: 'redis', options?: Record<string, unknown>): expressSession.Store
+  /** One object holds the connection and the store options: `{ port, prefix, ttl }`. */
+  use(name: 'redis', options?: RedisStoreOptions): RedisStore
   use<S extends expressSession.Store>(store: S): S
   get(): expressSession.Store
 }

@@ -23,12 +23,7 @@ const KEYS = new Set([...SESSION_KEYS, ...COOKIE_KEYS])
 
 const STORES = {
   memory: (opts) => new MemoryStore(opts),
-  redis: (opts) => {
-    if (typeof RedisStore !== 'function') {
-      throw codedError('ERR_SESSIONS_STORE_UNAVAILABLE', "sessions.store.use('redis'): RedisStore is not available in this build")
-    }
-    return new RedisStore(opts)
-  }
+  redis: (opts) => new RedisStore(opts)
 }
 
 function lockedError (what) {

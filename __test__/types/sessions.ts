@@ -17,7 +17,8 @@ declare module 'express-session' {
 }
 
 const sessions: Sessions = createSessions({ name: 'app.sid' })
-sessions.store.use('redis', { port: 6379, prefix: 'sess:', ttl: 3600 })
+const redis = sessions.store.use('redis', { port: 6379, prefix: 'sess:', ttl: 3600 })
+void redis.prefix
 const mem = sessions.store.use('memory', { max: 10000 })
 void mem.close
 const custom = sessions.store.use(new expressSession.MemoryStore())
