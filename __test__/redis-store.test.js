@@ -261,6 +261,13 @@ test('bad input: an error to the caller, nothing else touched, process alive', a
   await client.del(prefix + 'bad')
   await client.hSet(prefix + 'hash', 'a', '1')
   await assert.rejects(ours.get('hash'), { code: 'ERR_REDIS_COMMAND' })
+  // in one batch (one pipeline) the bad key fails alone
+  await ours.set('good', { cookie: {}, g: 1 })
+  const mixed = await Promise.allSettled([ours.get('good'), ours.get('hash'), ours.set('good2', { cookie: {} }), ours.get('bad2')])
+  assert.deepStrictEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+  assert.strictEqual(mixed[0].value.g, 1)
+  assert.strictEqual(mixed[1].reason.code, 'ERR_REDIS_COMMAND')
+  assert.strictEqual(mixed[3].value, null)
   await client.del(prefix + 'hash')
   // the store still works, and an empty value reads as no session (connect-redis: `!data`)
   await client.set(prefix + 'empty', '')

@@ -109,13 +109,17 @@ class RedisStore extends Store {
     this._nextId = 0
     this._closed = false
     this._onClosed = null
+    this._flushScheduled = false
+    this._flush = () => { this._flushScheduled = false; this._native.flush() }
     // keeps the event loop alive while operations are in flight (the wake-up itself is weak)
     this._keepAlive = setInterval(noop, 0x7fffffff)
     this._keepAlive.unref()
     this._native = new (addon().NativeRedisStore)(opts, this._drain.bind(this))
   }
 
-  _call (fn) {
+  // Starts one native operation; `queued` ones (get/set/touch/destroy) are sent together
+  // with everything else queued in this tick, as one pipeline.
+  _call (fn, queued) {
     if (this._closed) return Promise.reject(codedError('ERR_REDIS_CLOSED', 'the RedisStore is closed'))
     const id = this._nextId = this._nextId >= 0xfffffff0 ? 1 : this._nextId + 1
     return new Promise((resolve, reject) => {
@@ -127,6 +131,10 @@ class RedisStore extends Store {
       }
       if (this._pending.size === 0) this._keepAlive.ref()
       this._pending.set(id, { resolve, reject })
+      if (queued && !this._flushScheduled) {
+        this._flushScheduled = true
+        process.nextTick(this._flush)
+      }
     })
   }
 
@@ -174,11 +182,11 @@ class RedisStore extends Store {
 
   // The stored JSON of a live session, or null.
   getJSON (sid, cb) {
-    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }), cb)
+    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true), cb)
   }
 
   get (sid, cb) {
-    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }).then((json) => {
+    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true).then((json) => {
       return json == null ? null : parseSession(json, sid)
     }), cb)
   }
@@ -189,7 +197,7 @@ class RedisStore extends Store {
       checkSid(sid)
       if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
       this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
-    }), cb)
+    }, true), cb)
   }
 
   set (sid, sess, cb) {
@@ -198,18 +206,18 @@ class RedisStore extends Store {
       const json = JSON.stringify(sess)
       if (typeof json !== 'string') throw typeError('the session must be an object JSON.stringify can serialise')
       this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
-    }).then(noValue), cb)
+    }, true).then(noValue), cb)
   }
 
   touch (sid, sess, cb) {
     return settle(this._call((id) => {
       checkSid(sid)
       this._native.touch(id, sid, expiresAt(sess), this._ttl(sess))
-    }).then(noValue), cb)
+    }, true).then(noValue), cb)
   }
 
   destroy (sid, cb) {
-    return settle(this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }).then(noValue), cb)
+    return settle(this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }, true).then(noValue), cb)
   }
 
   all (cb) {

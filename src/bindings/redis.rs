@@ -1,7 +1,8 @@
 //! N-API binding of the Redis store: converts options and results, nothing else.
 //!
-//! Each operation is a synchronous call that takes a request id and spawns the work on
-//! the tokio runtime. Completions go into one queue; the first completion after a drain
+//! Each operation is a synchronous call that takes a request id. `get`/`set`/`touch`/
+//! `destroy` only queue; JS calls `flush()` once per tick, which sends the queue to Redis as
+//! one pipeline on the tokio runtime (others spawn their own task). Completions go into one queue; the first completion after a drain
 //! wakes the JS thread once (a weak threadsafe function), and JS takes every finished
 //! result with one `drain()` call. Many operations in flight thus cost one wake-up, not
 //! one Promise settled from tokio per operation.
@@ -15,7 +16,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use parking_lot::Mutex;
 
-use crate::store::redis::{Config, Event, Found, RedisStore, StoreError, Target, TlsFiles};
+use crate::store::redis::{
+    Config, Event, Found, Op, RedisStore, Reply, StoreError, Target, TlsFiles,
+};
 
 /// Options as lib/redis-store.js normalises them (every field filled and validated there).
 #[napi(object)]
@@ -63,7 +66,11 @@ struct Completions {
 
 impl Completions {
     fn push(&self, id: u32, payload: Payload) {
-        self.queue.lock().push((id, payload));
+        self.push_all(std::iter::once((id, payload)));
+    }
+
+    fn push_all(&self, items: impl Iterator<Item = (u32, Payload)>) {
+        self.queue.lock().extend(items);
         if !self.woken.swap(true, Ordering::AcqRel) {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
@@ -74,6 +81,7 @@ impl Completions {
 pub struct NativeRedisStore {
     store: RedisStore,
     done: Arc<Completions>,
+    batch: Mutex<Vec<(u32, Op)>>,
 }
 
 fn ms(v: f64, name: &str) -> Result<Duration> {
@@ -148,7 +156,11 @@ impl NativeRedisStore {
                 }
             }
         });
-        Ok(NativeRedisStore { store, done })
+        Ok(NativeRedisStore {
+            store,
+            done,
+            batch: Mutex::new(Vec::new()),
+        })
     }
 
     fn spawn<F, T>(&self, id: u32, fut: F, wrap: fn(T) -> Payload)
@@ -210,44 +222,67 @@ impl NativeRedisStore {
         Ok(arr)
     }
 
-    /// The stored JSON (or null) of a session that is alive.
+    fn queue(&self, id: u32, op: Op) {
+        self.batch.lock().push((id, op));
+    }
+
+    /// Sends every operation queued since the last flush, as one batch (one pipeline).
+    /// JS calls it once per tick after queueing.
+    #[napi(catch_unwind)]
+    pub fn flush(&self) {
+        let ops = std::mem::take(&mut *self.batch.lock());
+        if ops.is_empty() {
+            return;
+        }
+        let s = self.store.clone();
+        let done = self.done.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let (ids, ops): (Vec<u32>, Vec<Op>) = ops.into_iter().unzip();
+            let results = s.batch(ops).await;
+            let payloads = ids.into_iter().zip(results).map(|(id, r)| {
+                (
+                    id,
+                    match r {
+                        Ok(Reply::Found(Found::Session(j))) => Payload::Json(Some(j)),
+                        Ok(Reply::Found(Found::Missing)) => Payload::Json(None),
+                        Ok(Reply::Done) => Payload::Nothing,
+                        Err(e) => Payload::Error(e),
+                    },
+                )
+            });
+            done.push_all(payloads);
+        });
+    }
+
+    /// Queues a read: the stored JSON (or null) of a session that is alive.
     #[napi(catch_unwind)]
     pub fn get(&self, id: u32, sid: String) {
-        let s = self.store.clone();
-        self.spawn(id, async move { s.get(&sid).await }, |f| {
-            Payload::Json(match f {
-                Found::Session(j) => Some(j),
-                Found::Missing => None,
-            })
-        });
+        self.queue(id, Op::Get { sid });
     }
 
     #[napi(catch_unwind)]
     pub fn set(&self, id: u32, sid: String, json: String, expires: Option<f64>, ttl: Option<f64>) {
-        let s = self.store.clone();
         let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
-        self.spawn(
+        self.queue(
             id,
-            async move { s.set(&sid, json, expires, ttl).await },
-            |()| Payload::Nothing,
+            Op::Set {
+                sid,
+                json,
+                expires,
+                ttl,
+            },
         );
     }
 
     #[napi(catch_unwind)]
     pub fn touch(&self, id: u32, sid: String, expires: Option<f64>, ttl: Option<f64>) {
-        let s = self.store.clone();
         let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
-        self.spawn(id, async move { s.touch(&sid, expires, ttl).await }, |()| {
-            Payload::Nothing
-        });
+        self.queue(id, Op::Touch { sid, expires, ttl });
     }
 
     #[napi(catch_unwind)]
     pub fn destroy(&self, id: u32, sid: String) {
-        let s = self.store.clone();
-        self.spawn(id, async move { s.destroy(&sid).await }, |()| {
-            Payload::Nothing
-        });
+        self.queue(id, Op::Destroy { sid });
     }
 
     /// `[id, json, id, json, …]` of every alive session.

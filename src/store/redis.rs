@@ -180,6 +180,41 @@ pub enum Found {
     Missing,
 }
 
+/// A single-key operation, for [`RedisStore::batch`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    Get {
+        sid: String,
+    },
+    Set {
+        sid: String,
+        json: String,
+        expires: Option<f64>,
+        ttl: Option<i64>,
+    },
+    Touch {
+        sid: String,
+        expires: Option<f64>,
+        ttl: Option<i64>,
+    },
+    Destroy {
+        sid: String,
+    },
+}
+
+/// The result of an [`Op`].
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    Found(Found),
+    Done,
+}
+
+enum Planned {
+    Get(String),
+    Cmd(Cmd),
+    Nothing,
+}
+
 /// Escapes the glob characters of a SCAN MATCH pattern (`*`, `?`, `[`, `]`, `\`).
 pub fn escape_glob(prefix: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + 2);
@@ -706,6 +741,160 @@ impl RedisStore {
             .await?;
         }
         Ok(())
+    }
+
+    /// Runs many single-key operations at once. On a single node they go out as one
+    /// pipeline (one write, one read, one timeout); on a cluster each runs on its own (they
+    /// may live in different slots). One result per operation, in order.
+    pub async fn batch(&self, ops: Vec<Op>) -> Vec<StoreResult<Reply>> {
+        if ops.is_empty() {
+            return Vec::new();
+        }
+        let cluster = matches!(
+            self.0.connector.lock().as_deref(),
+            Some(Connector::Cluster { .. })
+        );
+        if cluster || ops.len() == 1 {
+            if ops.len() == 1 {
+                let op = ops
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Op::Destroy { sid: String::new() });
+                return vec![self.one(op).await];
+            }
+            let handles: Vec<_> = ops
+                .into_iter()
+                .map(|op| {
+                    let s = self.clone();
+                    tokio::spawn(async move { s.one(op).await })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(handles.len());
+            for h in handles {
+                out.push(h.await.unwrap_or_else(|e| {
+                    Err(StoreError::new(
+                        ERR_COMMAND,
+                        format!("operation failed: {e}"),
+                    ))
+                }));
+            }
+            return out;
+        }
+        // one pipeline: what each op sent
+        enum Plan {
+            Get(String),
+            Sent,
+            Nothing,
+        }
+        let mut p = redis::pipe();
+        let mut plans = Vec::with_capacity(ops.len());
+        let mut count = 0;
+        for op in ops {
+            match self.plan(op) {
+                Planned::Get(key) => {
+                    p.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+                    count += 2;
+                    plans.push(Plan::Get(key));
+                }
+                Planned::Cmd(cmd) => {
+                    p.add_command(cmd);
+                    count += 1;
+                    plans.push(Plan::Sent);
+                }
+                Planned::Nothing => plans.push(Plan::Nothing),
+            }
+        }
+        let replies = if count == 0 {
+            Ok(Vec::new())
+        } else {
+            self.run(|mut c| async move { query_pipe(&mut c, &p, count).await })
+                .await
+        };
+        let replies = match replies {
+            Ok(r) => r,
+            Err(e) => return plans.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let now = expiry::now_ms();
+        let mut it = replies.into_iter();
+        plans
+            .into_iter()
+            .map(|plan| match plan {
+                Plan::Nothing => Ok(Reply::Done),
+                Plan::Sent => match it.next() {
+                    Some(Value::ServerError(e)) => Err(StoreError::new(
+                        ERR_COMMAND,
+                        format!("Redis replied with an error: {e:?}"),
+                    )),
+                    Some(_) => Ok(Reply::Done),
+                    None => Err(StoreError::new(ERR_BAD_DATA, "missing pipeline reply")),
+                },
+                Plan::Get(key) => {
+                    let v = it.next().unwrap_or(Value::Nil);
+                    let t = it.next().unwrap_or(Value::Nil);
+                    decide(&key, v, &t, now).map(Reply::Found)
+                }
+            })
+            .collect()
+    }
+
+    fn plan(&self, op: Op) -> Planned {
+        match op {
+            Op::Get { sid } => Planned::Get(self.key(&sid)),
+            Op::Set {
+                sid,
+                json,
+                expires,
+                ttl,
+            } => {
+                let ttl = self.ttl_for(expires, ttl);
+                let mut cmd;
+                if ttl <= 0 {
+                    cmd = redis::cmd("DEL");
+                    cmd.arg(self.key(&sid));
+                } else {
+                    cmd = redis::cmd("SET");
+                    cmd.arg(self.key(&sid)).arg(json);
+                    if !self.0.cfg.disable_ttl {
+                        cmd.arg("EX").arg(ttl);
+                    }
+                }
+                Planned::Cmd(cmd)
+            }
+            Op::Touch { sid, expires, ttl } => {
+                if self.0.cfg.disable_touch || self.0.cfg.disable_ttl {
+                    return Planned::Nothing;
+                }
+                let ttl = self.ttl_for(expires, ttl);
+                let mut cmd = redis::cmd("EXPIRE");
+                cmd.arg(self.key(&sid)).arg(ttl);
+                Planned::Cmd(cmd)
+            }
+            Op::Destroy { sid } => {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(self.key(&sid));
+                Planned::Cmd(cmd)
+            }
+        }
+    }
+
+    /// One operation on its own.
+    pub async fn one(&self, op: Op) -> StoreResult<Reply> {
+        match op {
+            Op::Get { sid } => self.get(&sid).await.map(Reply::Found),
+            Op::Set {
+                sid,
+                json,
+                expires,
+                ttl,
+            } => self
+                .set(&sid, json, expires, ttl)
+                .await
+                .map(|_| Reply::Done),
+            Op::Touch { sid, expires, ttl } => {
+                self.touch(&sid, expires, ttl).await.map(|_| Reply::Done)
+            }
+            Op::Destroy { sid } => self.destroy(&sid).await.map(|_| Reply::Done),
+        }
     }
 
     /// Releases the connection; later operations fail with `ERR_REDIS_CLOSED`.
