@@ -172,7 +172,7 @@ struct Inner {
 pub struct RedisStore(Arc<Inner>);
 
 /// What `get` found.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Found {
     /// The stored JSON, alive.
     Session(String),
@@ -343,13 +343,22 @@ fn to_int(v: &Value) -> Option<i64> {
     }
 }
 
-/// Decides what a GET+PTTL reply means.
-fn decide(key: &str, value: Value, pttl: &Value, now_ms: f64) -> StoreResult<Found> {
+/// What a GET reply (and, when asked for, the key's PTTL) means.
+enum Decision {
+    Is(Found),
+    /// The stored `cookie.expires` has passed: whether the key was touched past it needs
+    /// the key's remaining lifetime (`GET` + `PTTL` again, in one round trip).
+    NeedTtl,
+}
+
+/// Decides what a GET reply means; with `pttl` (read in the same round trip as the value)
+/// the decision is final.
+fn decide(key: &str, value: Value, pttl: Option<&Value>, now_ms: f64) -> StoreResult<Decision> {
     let Some(json) = bulk_to_string(value, &format!("the value of {key:?}"))? else {
-        return Ok(Found::Missing);
+        return Ok(Decision::Is(Found::Missing));
     };
     if json.is_empty() {
-        return Ok(Found::Missing);
+        return Ok(Decision::Is(Found::Missing));
     }
     let expires = stored_expiry(&json).map_err(|e| {
         StoreError::new(
@@ -357,11 +366,24 @@ fn decide(key: &str, value: Value, pttl: &Value, now_ms: f64) -> StoreResult<Fou
             format!("the value of {key:?} is not a session JSON object ({e})"),
         )
     })?;
+    if !expiry::is_expired(expires, now_ms) {
+        return Ok(Decision::Is(Found::Session(json)));
+    }
+    let Some(pttl) = pttl else {
+        return Ok(Decision::NeedTtl);
+    };
     let pttl = to_int(pttl).unwrap_or(-1);
     if pttl == -2 || !is_served(expires, pttl, now_ms) {
-        return Ok(Found::Missing);
+        return Ok(Decision::Is(Found::Missing));
     }
-    Ok(Found::Session(json))
+    Ok(Decision::Is(Found::Session(json)))
+}
+
+fn decided(key: &str, value: Value, pttl: &Value, now_ms: f64) -> StoreResult<Found> {
+    match decide(key, value, Some(pttl), now_ms)? {
+        Decision::Is(f) => Ok(f),
+        Decision::NeedTtl => Ok(Found::Missing),
+    }
 }
 
 impl RedisStore {
@@ -557,12 +579,26 @@ impl RedisStore {
     /// The stored JSON of `sid` if the session is alive.
     pub async fn get(&self, sid: &str) -> StoreResult<Found> {
         let key = self.key(sid);
+        let value = self
+            .run(|mut c| {
+                let key = key.clone();
+                async move { query(&mut c, redis::cmd("GET").arg(&key)).await }
+            })
+            .await?;
+        match decide(&key, value, None, expiry::now_ms())? {
+            Decision::Is(found) => Ok(found),
+            Decision::NeedTtl => self.get_with_ttl(key).await,
+        }
+    }
+
+    /// GET + PTTL in one round trip: the final word on a session past its stored expiry.
+    async fn get_with_ttl(&self, key: String) -> StoreResult<Found> {
         self.run(|mut c| async move {
             let mut p = redis::pipe();
             p.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
             let mut replies = query_pipe(&mut c, &p, 2).await?.into_iter();
             let (value, pttl) = (replies.next().unwrap_or(Value::Nil), replies.next());
-            decide(&key, value, &pttl.unwrap_or(Value::Nil), expiry::now_ms())
+            decided(&key, value, &pttl.unwrap_or(Value::Nil), expiry::now_ms())
         })
         .await
     }
@@ -714,7 +750,7 @@ impl RedisStore {
                     for k in chunk {
                         let v = it.next().unwrap_or(Value::Nil);
                         let t = it.next().unwrap_or(Value::Nil);
-                        if let Found::Session(json) = decide(&k, v, &t, now)? {
+                        if let Found::Session(json) = decided(&k, v, &t, now)? {
                             found.push((k, json));
                         }
                     }
@@ -792,8 +828,8 @@ impl RedisStore {
         for op in ops {
             match self.plan(op) {
                 Planned::Get(key) => {
-                    p.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
-                    count += 2;
+                    p.cmd("GET").arg(&key);
+                    count += 1;
                     plans.push(Plan::Get(key));
                 }
                 Planned::Cmd(cmd) => {
@@ -816,9 +852,11 @@ impl RedisStore {
         };
         let now = expiry::now_ms();
         let mut it = replies.into_iter();
-        plans
+        let mut recheck = Vec::new();
+        let mut out: Vec<StoreResult<Reply>> = plans
             .into_iter()
-            .map(|plan| match plan {
+            .enumerate()
+            .map(|(i, plan)| match plan {
                 Plan::Nothing => Ok(Reply::Done),
                 Plan::Sent => match it.next() {
                     Some(Value::ServerError(e)) => Err(StoreError::new(
@@ -830,11 +868,47 @@ impl RedisStore {
                 },
                 Plan::Get(key) => {
                     let v = it.next().unwrap_or(Value::Nil);
-                    let t = it.next().unwrap_or(Value::Nil);
-                    decide(&key, v, &t, now).map(Reply::Found)
+                    match decide(&key, v, None, now) {
+                        Ok(Decision::Is(f)) => Ok(Reply::Found(f)),
+                        Ok(Decision::NeedTtl) => {
+                            recheck.push((i, key));
+                            Ok(Reply::Found(Found::Missing))
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
             })
-            .collect()
+            .collect();
+        // sessions past their stored expiry: value and PTTL again, one pipeline for all
+        if !recheck.is_empty() {
+            let keys: Vec<String> = recheck.iter().map(|(_, k)| k.clone()).collect();
+            let again = self
+                .run(|mut c| async move {
+                    let mut p = redis::pipe();
+                    for k in &keys {
+                        p.cmd("GET").arg(k).cmd("PTTL").arg(k);
+                    }
+                    let replies = query_pipe(&mut c, &p, keys.len() * 2).await?;
+                    let now = expiry::now_ms();
+                    let mut it = replies.into_iter();
+                    Ok(keys
+                        .iter()
+                        .map(|k| {
+                            let v = it.next().unwrap_or(Value::Nil);
+                            let t = it.next().unwrap_or(Value::Nil);
+                            decided(k, v, &t, now)
+                        })
+                        .collect::<Vec<_>>())
+                })
+                .await;
+            for (n, (i, _)) in recheck.into_iter().enumerate() {
+                out[i] = match &again {
+                    Ok(found) => found[n].clone().map(Reply::Found),
+                    Err(e) => Err(e.clone()),
+                };
+            }
+        }
+        out
     }
 
     fn plan(&self, op: Op) -> Planned {
@@ -1059,17 +1133,38 @@ mod tests {
     fn decides_from_get_and_pttl() {
         let j = |s: &str| Value::BulkString(s.as_bytes().to_vec());
         assert_eq!(
-            decide("k", Value::Nil, &Value::Int(-2), 0.0),
+            decided("k", Value::Nil, &Value::Int(-2), 0.0),
             Ok(Found::Missing)
         );
-        assert_eq!(decide("k", j(""), &Value::Int(-1), 0.0), Ok(Found::Missing));
         assert_eq!(
-            decide("k", j("{}"), &Value::Int(5000), 0.0),
+            decided("k", j(""), &Value::Int(-1), 0.0),
+            Ok(Found::Missing)
+        );
+        assert_eq!(
+            decided("k", j("{}"), &Value::Int(5000), 0.0),
             Ok(Found::Session("{}".into()))
         );
-        let e = decide("k", j("{bad"), &Value::Int(5000), 0.0).unwrap_err();
+        // past its stored expiry, GET alone cannot decide; with PTTL it can
+        let old = r#"{"cookie":{"expires":"1970-01-01T00:00:01.000Z"}}"#;
+        assert!(matches!(
+            decide("k", j(old), None, 5000.0),
+            Ok(Decision::NeedTtl)
+        ));
+        assert!(matches!(
+            decide("k", j(old), None, 500.0),
+            Ok(Decision::Is(Found::Session(_)))
+        ));
+        assert_eq!(
+            decided("k", j(old), &Value::Int(100), 1500.0),
+            Ok(Found::Missing)
+        );
+        assert_eq!(
+            decided("k", j(old), &Value::Int(60_000), 5000.0),
+            Ok(Found::Session(old.into()))
+        );
+        let e = decided("k", j("{bad"), &Value::Int(5000), 0.0).unwrap_err();
         assert_eq!(e.code, ERR_BAD_DATA);
-        let e = decide("k", Value::BulkString(vec![0xff]), &Value::Int(5000), 0.0).unwrap_err();
+        let e = decided("k", Value::BulkString(vec![0xff]), &Value::Int(5000), 0.0).unwrap_err();
         assert_eq!(e.code, ERR_BAD_DATA);
     }
 
