@@ -141,3 +141,26 @@ test('regenerate({ keep: true }) keeps the data under a new id (express-session 
     assert.deepStrictEqual(JSON.parse((await app.get('/get', c)).body), {}) // the old id is gone
   } finally { await app.close() }
 })
+
+test("res.end(chunk, encoding, callback): the response goes out once, after the save, and the callback runs", async () => {
+  const store = new expressSession.MemoryStore()
+  const order = []
+  const set = store.set
+  store.set = function (sid, sess, cb) { order.push('set'); return set.call(this, sid, sess, (err) => { order.push('saved'); cb(err) }) }
+  let called = 0
+  const app = await serve({ store }, (app) => {
+    app.get('/', (req, res) => {
+      req.session.n = 1
+      res.on('finish', () => order.push('finish'))
+      res.end('done', 'utf8', () => { called++ })
+      order.push('end returned')
+    })
+  })
+  try {
+    const r = await app.get('/')
+    assert.strictEqual(r.body, 'done')
+    for (let i = 0; i < 100 && called === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.strictEqual(called, 1)
+    assert.deepStrictEqual(order, ['set', 'end returned', 'saved', 'finish'])
+  } finally { await app.close() }
+})

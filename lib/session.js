@@ -194,6 +194,7 @@ function session (options) {
     res.end = function end (chunk, encoding) {
       if (ended) return false
       ended = true
+      const args = arguments // all of them: Node's end(chunk, encoding, callback) callback too
 
       // The response is held until the store has the session, so a client never sees it
       // complete before the save (express-session's guarantee). express-session writes all
@@ -203,7 +204,7 @@ function session (options) {
       let sync = true
 
       function writeend () {
-        const r = _end.call(res, chunk, encoding)
+        const r = _end.apply(res, args)
         if (sync) {
           ret = r
           sync = false
@@ -214,7 +215,7 @@ function session (options) {
         if (!sync) return ret
         if (!res._header) res._implicitHeader()
         sync = false
-        ret = true
+        ret = true // express-session returns write()'s result here; the data is not written yet
         return ret
       }
 
@@ -229,7 +230,7 @@ function session (options) {
         }
 
         // no session to save
-        if (!req.session) return _end.call(res, chunk, encoding)
+        if (!req.session) return _end.apply(res, args)
 
         if (!touched) {
           req.session.touch()
@@ -250,7 +251,7 @@ function session (options) {
           return writetop()
         }
 
-        return _end.call(res, chunk, encoding)
+        return _end.apply(res, args)
       } finally {
         ending = null
       }
