@@ -70,10 +70,36 @@ function signedCookies (obj, secret) {
 
 // --- cookie@0.7.2 parse ------------------------------------------------------------------
 
+// Native parsing writes the count, then per kept pair [name id, name start, name end,
+// value start, value end, source] into `records`: UTF-16 offsets into the header (source
+// 0) or, for a %-decoded value, into the string of decoded values it returns (source 1).
+// JS slices strings, so every character comes back as it was. Names get ids, so each
+// name's key string is made once and reused.
+const records = new Int32Array(1 + 6 * 1024)
+const parseNative = native.cookieParserCreate(records)
+const names = []
+
 function parse (str, opt) {
   if (typeof str !== 'string') throw new TypeError('argument str must be a string')
   const dec = (opt && opt.decode) || null
-  return parseJs(str, dec === null ? decode : dec)
+  if (dec !== null) return parseJs(str, dec)
+  const decoded = parseNative(str)
+  if (decoded === false) return parseJs(str, decode) // more than 1024 cookies
+  const obj = {}
+  const n = records[0] + 1
+  for (let i = 1; i < n; i += 6) {
+    const id = records[i]
+    let key
+    if (id < 0) key = str.slice(records[i + 1], records[i + 2])
+    else if ((key = names[id]) === undefined) key = names[id] = internalize(str.slice(records[i + 1], records[i + 2]))
+    obj[key] = (records[i + 5] === 0 ? str : decoded).slice(records[i + 3], records[i + 4])
+  }
+  return obj
+}
+
+// The key string V8 keeps for a property name: reused as is on every later request.
+function internalize (name) {
+  return Object.keys({ [name]: 0 })[0]
 }
 
 function decode (str) {

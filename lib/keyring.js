@@ -10,7 +10,7 @@
 // Internal (not exported by index.js); lib/cookie.js and the session middleware use it.
 
 const crypto = require('node:crypto')
-const { NativeKeyring } = require('./native')
+const { cookieKeyringCreate } = require('./native')
 
 // The bytes crypto.createHmac would use as the key, or crypto's own TypeError.
 function secretBytes (secret) {
@@ -32,13 +32,17 @@ class Keyring {
     const list = Array.isArray(secret) ? secret : [secret]
     if (list.length === 0) throw new TypeError('secret option array must contain one or more strings')
     this.size = list.length
-    this.native = new NativeKeyring(list.map(secretBytes))
+    // Three native functions sharing one Rust keyring (each HMAC key state precomputed).
+    const [signature, verify, sessionId] = cookieKeyringCreate(list.map(secretBytes))
+    this._signature = signature
+    this._verify = verify
+    this._sessionId = sessionId
   }
 
   // cookie-signature sign() with the first secret.
   sign (value) {
     if (typeof value !== 'string') throw new TypeError('Cookie value must be provided as a string.')
-    return value + '.' + this.native.signature(value)
+    return value + '.' + this._signature(value)
   }
 
   // cookie-signature 1.2.x unsign() with each secret in order: the value, or false.
@@ -46,7 +50,7 @@ class Keyring {
     if (typeof signed !== 'string') throw new TypeError('Signed cookie string must be provided.')
     // Native code verifies the UTF-8 bytes (what crypto hashes); the value is cut from the
     // JS string itself, so a lone surrogate in it comes back unchanged.
-    return this.native.verify(signed) === -1 ? false : signed.slice(0, signed.lastIndexOf('.'))
+    return this._verify(signed) === -1 ? false : signed.slice(0, signed.lastIndexOf('.'))
   }
 
   // express-session's cookie read: the first cookie called `name` (as cookie@0.7.2 parse
@@ -57,16 +61,15 @@ class Keyring {
     if (typeof name !== 'string') throw new TypeError('option name must be a string')
     // cookie.parse() builds a plain object: a "__proto__" cookie never lands in it.
     if (name === '__proto__') return undefined
-    if (header.isWellFormed() && name.isWellFormed()) {
-      const id = this.native.sessionId(header, name)
-      return id === null ? undefined : id
-    }
-    // Lone surrogates can't cross as UTF-8 unchanged: same steps, in JS.
+    const id = this._sessionId(header, name)
+    if (id !== false) return id
+    // `false`: the cookie's value holds a lone surrogate, which can't come back from
+    // Rust unchanged: the same steps, in JS.
     const cookies = require('./cookie').parse(header)
     const raw = Object.prototype.hasOwnProperty.call(cookies, name) ? cookies[name] : undefined
     if (!raw || !raw.startsWith('s:')) return undefined
-    const id = this.unsign(raw.slice(2))
-    return id === false ? undefined : id
+    const unsigned = this.unsign(raw.slice(2))
+    return unsigned === false ? undefined : unsigned
   }
 }
 

@@ -18,38 +18,94 @@ pub struct Pair {
     pub value: Range<usize>,
 }
 
+/// A code unit the parser can scan: UTF-8 bytes of a `str`, or UTF-16 units of a JS string
+/// (which keeps lone surrogates as they are and gives JS offsets directly).
+pub trait Unit: Copy + Eq + std::hash::Hash {
+    fn code(self) -> u32;
+    /// Position of the first unit equal to `a` or `b`.
+    fn find2(s: &[Self], a: u8, b: u8) -> Option<usize>;
+}
+
+impl Unit for u8 {
+    #[inline]
+    fn code(self) -> u32 {
+        self as u32
+    }
+    #[inline]
+    fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
+        s.iter().position(|&x| x == a || x == b)
+    }
+}
+
+impl Unit for u16 {
+    #[inline]
+    fn code(self) -> u32 {
+        self as u32
+    }
+    #[inline]
+    fn find2(s: &[u16], a: u8, b: u8) -> Option<usize> {
+        find2_u16(s, a as u16, b as u16)
+    }
+}
+
+/// [`Unit::find2`] for UTF-16, eight units at a time with SSE2 (part of every x86-64).
+#[cfg(target_arch = "x86_64")]
+fn find2_u16(s: &[u16], a: u16, b: u16) -> Option<usize> {
+    use std::arch::x86_64::*;
+    let mut i = 0;
+    // SAFETY: SSE2 is always available on x86-64; every load reads 8 units inside `s`.
+    unsafe {
+        let va = _mm_set1_epi16(a as i16);
+        let vb = _mm_set1_epi16(b as i16);
+        while i + 8 <= s.len() {
+            let v = _mm_loadu_si128(s.as_ptr().add(i).cast::<__m128i>());
+            let m = _mm_or_si128(_mm_cmpeq_epi16(v, va), _mm_cmpeq_epi16(v, vb));
+            let mask = _mm_movemask_epi8(m) as u32;
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize / 2);
+            }
+            i += 8;
+        }
+    }
+    s[i..].iter().position(|&x| x == a || x == b).map(|p| p + i)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn find2_u16(s: &[u16], a: u16, b: u16) -> Option<usize> {
+    s.iter().position(|&x| x == a || x == b)
+}
+
 /// Every pair of a header, in order, duplicates included (cookie@0.7.2 keeps the first).
-pub struct Pairs<'a> {
-    s: &'a [u8],
+pub struct Pairs<'a, T> {
+    s: &'a [T],
     index: usize,
     done: bool,
 }
 
 /// Iterate over the pairs of `header` exactly where cookie@0.7.2's `parse` finds them.
-pub fn pairs(header: &str) -> Pairs<'_> {
-    let s = header.as_bytes();
+pub fn pairs(header: &str) -> Pairs<'_, u8> {
+    // A name needs one character plus '=' (cookie checks the UTF-16 length; the only
+    // header shorter than 2 bytes with a '=' in it is "=" itself, skipped either way).
+    pairs_units(header.as_bytes())
+}
+
+/// [`pairs`] over code units (UTF-16 for a JS string: then the ranges are JS offsets).
+pub fn pairs_units<T: Unit>(s: &[T]) -> Pairs<'_, T> {
     Pairs {
         s,
         index: 0,
-        // A name needs one character plus '=' (cookie checks the UTF-16 length; the
-        // only header shorter than 2 bytes with a '=' in it is "=" itself, also skipped).
         done: s.len() < 2,
     }
 }
 
-fn is_ws(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-fn find(s: &[u8], from: usize, c: u8) -> Option<usize> {
-    s.get(from..)?
-        .iter()
-        .position(|&b| b == c)
-        .map(|i| i + from)
+#[inline]
+fn is_ws<T: Unit>(b: T) -> bool {
+    let c = b.code();
+    c == 0x20 || c == 0x09
 }
 
 /// First non-SP/HTAB at or after `index` (looked at even when `index == max`), else `max`.
-fn start_index(s: &[u8], mut index: usize, max: usize) -> usize {
+fn start_index<T: Unit>(s: &[T], mut index: usize, max: usize) -> usize {
     loop {
         match s.get(index) {
             Some(&b) if is_ws(b) => {}
@@ -63,7 +119,7 @@ fn start_index(s: &[u8], mut index: usize, max: usize) -> usize {
 }
 
 /// One past the last non-SP/HTAB before `index`, not below `min`.
-fn end_index(s: &[u8], mut index: usize, min: usize) -> usize {
+fn end_index<T: Unit>(s: &[T], mut index: usize, min: usize) -> usize {
     while index > min {
         index -= 1;
         if !s.get(index).is_some_and(|&b| is_ws(b)) {
@@ -73,53 +129,53 @@ fn end_index(s: &[u8], mut index: usize, min: usize) -> usize {
     min
 }
 
-impl Iterator for Pairs<'_> {
+impl<T: Unit> Iterator for Pairs<'_, T> {
     type Item = Pair;
 
     fn next(&mut self) -> Option<Pair> {
+        if self.done {
+            return None;
+        }
         let s = self.s;
         let len = s.len();
-        while !self.done {
-            let index = self.index;
-            let Some(eq) = find(s, index, b'=') else {
-                self.done = true;
+        // cookie: eq = indexOf('=', index); if a ';' comes before it, the pair restarts at
+        // lastIndexOf(';', eq - 1) + 1. One forward scan finds both.
+        let mut start = self.index;
+        let eq = loop {
+            let Some(i) = s.get(start..).and_then(|r| T::find2(r, b'=', b';')) else {
+                self.done = true; // no more '=': no more pairs
                 return None;
             };
-            let end = match find(s, index, b';') {
-                None => len,
-                Some(semi) if eq > semi => {
-                    // The '=' belongs to a later pair: restart after the last ';' before it.
-                    let back = s[..eq].iter().rposition(|&b| b == b';').unwrap_or(semi);
-                    self.index = back + 1;
-                    if self.index >= len {
-                        self.done = true;
-                    }
-                    continue;
-                }
-                Some(semi) => semi,
-            };
-            let name_start = start_index(s, index, eq);
-            let name_end = end_index(s, eq, name_start);
-            let mut vs = start_index(s, eq + 1, end);
-            let mut ve = end_index(s, end, vs);
-            if s.get(vs) == Some(&b'"') && ve > 0 && s.get(ve - 1) == Some(&b'"') {
-                vs += 1;
-                ve -= 1;
+            if s[start + i].code() == 0x3D {
+                break start + i;
             }
-            if vs > ve {
-                // A lone `"`: cookie's slice(start, end) with start > end gives "".
-                vs = ve;
-            }
-            self.index = end + 1;
-            if self.index >= len {
-                self.done = true;
-            }
-            return Some(Pair {
-                name: name_start..name_end,
-                value: vs..ve,
-            });
+            start += i + 1;
+        };
+        let end = s
+            .get(eq + 1..)
+            .and_then(|rest| T::find2(rest, b';', b';'))
+            .map_or(len, |p| p + eq + 1);
+        let name_start = start_index(s, start, eq);
+        let name_end = end_index(s, eq, name_start);
+        let mut vs = start_index(s, eq + 1, end);
+        let mut ve = end_index(s, end, vs);
+        let quote = |i: usize| s.get(i).is_some_and(|b| b.code() == 0x22);
+        if quote(vs) && ve > 0 && quote(ve - 1) {
+            vs += 1;
+            ve -= 1;
         }
-        None
+        if vs > ve {
+            // A lone `"`: cookie's slice(start, end) with start > end gives "".
+            vs = ve;
+        }
+        self.index = end + 1;
+        if self.index >= len {
+            self.done = true;
+        }
+        Some(Pair {
+            name: name_start..name_end,
+            value: vs..ve,
+        })
     }
 }
 
@@ -166,6 +222,59 @@ fn percent_decode(s: &[u8]) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+fn hex_at<T: Unit>(s: &[T], i: usize) -> Option<u8> {
+    let d = |i: usize| {
+        let c = s.get(i)?.code();
+        hex(u8::try_from(c).ok()?)
+    };
+    Some(d(i + 1)? << 4 | d(i + 2)?)
+}
+
+/// `decodeURIComponent` over UTF-16 units, appended to `out`; `false` where JS throws a
+/// URIError (then `out` holds garbage past its old length). Unescaped units, lone
+/// surrogates included, pass through as JS passes them.
+pub fn decode_utf16(s: &[u16], out: &mut Vec<u16>) -> bool {
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        if c != 0x25 {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(b) = hex_at(s, i) else { return false };
+        i += 3;
+        if b < 0x80 {
+            out.push(b as u16);
+            continue;
+        }
+        let n = b.leading_ones() as usize;
+        if !(2..=4).contains(&n) {
+            return false;
+        }
+        let mut bytes = [b, 0, 0, 0];
+        for byte in bytes.iter_mut().take(n).skip(1) {
+            if s.get(i) != Some(&0x25) {
+                return false;
+            }
+            match hex_at(s, i) {
+                Some(cb) if cb & 0xC0 == 0x80 => *byte = cb,
+                _ => return false,
+            }
+            i += 3;
+        }
+        // Rejects overlong forms, surrogates and code points past U+10FFFF, as JS does.
+        let Some(ch) = std::str::from_utf8(&bytes[..n])
+            .ok()
+            .and_then(|t| t.chars().next())
+        else {
+            return false;
+        };
+        let mut buf = [0u16; 2];
+        out.extend_from_slice(ch.encode_utf16(&mut buf));
+    }
+    true
+}
+
 /// `parse`: names to decoded values, the first occurrence of a name wins, in header order.
 pub fn parse(header: &str) -> Vec<(&str, Cow<'_, str>)> {
     let mut out: Vec<(&str, Cow<'_, str>)> = Vec::new();
@@ -189,24 +298,49 @@ pub fn parse(header: &str) -> Vec<(&str, Cow<'_, str>)> {
 
 /// The value of the first cookie named `name`, decoded as `parse` would.
 pub fn get<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    get_raw(header, name).map(decode)
+}
+
+/// The raw (not decoded) value of the first cookie named `name`.
+pub fn get_raw<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     pairs(header)
-        .find(|p| &header[p.name.clone()] == name)
-        .map(|p| decode(&header[p.value]))
+        .find(|p| header.get(p.name.clone()) == Some(name))
+        .and_then(|p| header.get(p.value))
 }
 
 /// express-session's cookie read: the first cookie named `name`, decoded, which must start
 /// with `s:` and carry a signature one of the `keys` made. Anything else is `None`.
-pub fn session_id<'a>(
-    header: &'a str,
-    name: &str,
+pub fn session_id(header: &str, name: &str, keys: &crate::signature::Keyring) -> Option<String> {
+    verify_value(get_raw(header, name)?, keys)
+}
+
+/// A raw cookie value, decoded, `s:`-prefixed, signed by one of `keys`: the unsigned value.
+fn verify_value(raw: &str, keys: &crate::signature::Keyring) -> Option<String> {
+    let v = decode(raw);
+    keys.unsign_str(v.strip_prefix("s:")?).map(str::to_owned)
+}
+
+/// The cookie value holds a lone surrogate: UTF-8 can't carry the answer unchanged.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LoneSurrogate;
+
+/// [`session_id`] over a JS string's UTF-16 units (name compared unit by unit, as JS
+/// compares property names). `Err` when the value found holds a lone surrogate.
+pub fn session_id_utf16(
+    header: &[u16],
+    name: &[u16],
     keys: &crate::signature::Keyring,
-) -> Option<Cow<'a, str>> {
-    match get(header, name)? {
-        Cow::Borrowed(v) => keys.unsign_str(v.strip_prefix("s:")?).map(Cow::Borrowed),
-        Cow::Owned(v) => keys
-            .unsign_str(v.strip_prefix("s:")?)
-            .map(|s| Cow::Owned(s.to_owned())),
-    }
+) -> Result<Option<String>, LoneSurrogate> {
+    let Some(p) = pairs_units(header).find(|p| header.get(p.name.clone()) == Some(name)) else {
+        return Ok(None);
+    };
+    let units = header.get(p.value).unwrap_or_default();
+    let value: String = if units.iter().all(|&u| u < 0x80) {
+        units.iter().map(|&u| u as u8 as char).collect()
+    } else {
+        String::from_utf16(units).map_err(|_| LoneSurrogate)?
+    };
+    Ok(verify_value(&value, keys))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -529,6 +663,25 @@ mod tests {
     }
 
     #[test]
+    fn find2_u16_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut v = vec![b'x' as u16; len];
+                v[at] = b';' as u16;
+                assert_eq!(find2_u16(&v, b'=' as u16, b';' as u16), Some(at));
+                if at + 1 < len {
+                    v[at + 1] = b'=' as u16;
+                    assert_eq!(find2_u16(&v[at + 1..], b'=' as u16, b';' as u16), Some(0));
+                }
+            }
+            assert_eq!(
+                find2_u16(&vec![0x3D3B; len], b'=' as u16, b';' as u16),
+                None
+            );
+        }
+    }
+
+    #[test]
     fn parse_many_names_dedups_with_a_set() {
         let mut h = String::new();
         for i in 0..100 {
@@ -556,6 +709,23 @@ mod tests {
         let raw = format!("connect.sid={}", &signed[2..]);
         assert_eq!(session_id(&raw, "connect.sid", &keys), None, "needs s:");
         assert_eq!(session_id("", "connect.sid", &keys), None);
+        let u = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        let name = u("connect.sid");
+        assert_eq!(
+            session_id_utf16(&u(&h), &name, &keys),
+            Ok(Some("abc".into()))
+        );
+        assert_eq!(session_id_utf16(&u("x=1"), &name, &keys), Ok(None));
+        let mut lone = u("connect.sid=s:");
+        lone.push(0xD800);
+        assert_eq!(session_id_utf16(&lone, &name, &keys), Err(LoneSurrogate));
+        let mut other = u("\u{0}=1; connect.sid=");
+        other[0] = 0xDC00; // a lone surrogate elsewhere is fine
+        other.extend(u(&enc));
+        assert_eq!(
+            session_id_utf16(&other, &name, &keys),
+            Ok(Some("abc".into()))
+        );
     }
 
     #[test]
@@ -628,6 +798,36 @@ mod tests {
             js_integer_string(999999999999999900000.0),
             "999999999999999900000"
         );
+    }
+
+    #[test]
+    fn decode_utf16_like_decode_uri_component() {
+        let d = |s: &str| {
+            let u: Vec<u16> = s.encode_utf16().collect();
+            let mut out = Vec::new();
+            decode_utf16(&u, &mut out).then(|| String::from_utf16(&out).unwrap())
+        };
+        assert_eq!(d("a%20b").as_deref(), Some("a b"));
+        assert_eq!(d("%E2%82%AC%f0%9f%98%80").as_deref(), Some("€😀"));
+        assert_eq!(d("é%3B").as_deref(), Some("é;"));
+        for bad in [
+            "%",
+            "%4",
+            "%zz",
+            "%80",
+            "%C3",
+            "%C3%28",
+            "%C0%80",
+            "%ED%A0%80",
+            "%F4%90%80%80",
+            "%F8%80%80%80%80",
+            "%E2%82",
+        ] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+        let mut out = Vec::new();
+        assert!(decode_utf16(&[0xD800, 0x25, 0x34, 0x31], &mut out));
+        assert_eq!(out, [0xD800, 0x41]);
     }
 
     #[test]
