@@ -405,10 +405,13 @@ unsafe extern "C" fn parser_parse(
             if !read_utf16(env, header, buf) {
                 return throw_type_error(env, "argument str must be a string");
             }
-            // SAFETY: `out_ref` keeps the typed array (and its buffer) alive; the call is
-            // synchronous, so no JS touches it meanwhile.
+            if parser.out.is_null() || parser.out_len == 0 {
+                return boolean(env, false); // an empty array has no buffer at all
+            }
+            // SAFETY: non-null and `out_len` long; `out_ref` keeps the typed array (and its
+            // buffer) alive; the call is synchronous, so no JS touches it meanwhile.
             let out = std::slice::from_raw_parts_mut(parser.out, parser.out_len);
-            if out.is_empty() || !parser.run(buf, out) {
+            if !parser.run(buf, out) {
                 return boolean(env, false);
             }
             if parser.decoded.is_empty() {
