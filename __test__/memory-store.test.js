@@ -161,11 +161,11 @@ test('the background sweeper removes expired sessions nobody reads', async () =>
   const store = new MemoryStore({ sweepInterval: 50 })
   for (let i = 0; i < 100; i++) await store.set(`e${i}`, { cookie: { expires: new Date(Date.now() + 100) }, pad: 'x'.repeat(100) })
   await store.set('keep', { cookie: { expires: null } })
-  const keep = store._native.dataBytes()
+  const keep = store._dataBytes()
   assert.ok(keep > 100 * 20)
   const t0 = Date.now()
   // dataBytes counts what is held, expired or not, and does not sweep by itself
-  while (store._native.dataBytes() > 200) {
+  while (store._dataBytes() > 200) {
     assert.ok(Date.now() - t0 < 20000, 'swept within 20 s')
     await new Promise((resolve) => setTimeout(resolve, 25))
   }

@@ -3,7 +3,7 @@
 // (src/store/memory). Every method takes an optional callback and returns a Promise;
 // the native calls are synchronous and the callback is deferred (lib/util.js settleSync).
 const { Store } = require('express-session')
-const { NativeMemoryStore } = require('./native')
+const native = require('./native')
 const { settleSync, expiresAt, codedError } = require('./util')
 
 function checkSid (sid) {
@@ -43,7 +43,7 @@ class MemoryStore extends Store {
       throw codedError('ERR_INVALID_ARG_VALUE', 'options.shared must be a non-empty string', TypeError)
     }
     try {
-      this._native = new NativeMemoryStore(max, ttl, sweep, options.compress !== false, shared)
+      this._h = native.memCreate(max, ttl, sweep, options.compress !== false, shared)
     } catch (err) {
       const m = /^(ERR_[A-Z_]+): (.*)$/s.exec(err.message)
       throw m ? codedError(m[1], `shared MemoryStore '${shared}': ${m[2]}`) : err
@@ -52,15 +52,20 @@ class MemoryStore extends Store {
     this._closed = false
   }
 
-  _n () {
+  _open () {
     if (this._closed) throw codedError('ERR_STORE_CLOSED', 'MemoryStore is closed')
-    return this._native
+    return this._h
+  }
+
+  // Bytes of session data held, expired or not (diagnostics and tests).
+  _dataBytes () {
+    return native.memDataBytes(this._open())
   }
 
   get (sid, cb) {
     return settleSync(() => {
       checkSid(sid)
-      const json = this._n().get(sid)
+      const json = native.memGet(this._open(), sid)
       return json == null ? undefined : JSON.parse(json)
     }, cb)
   }
@@ -70,7 +75,7 @@ class MemoryStore extends Store {
       checkSid(sid)
       checkSession(session)
       const json = JSON.stringify(session)
-      this._n().set(sid, json, expiresAt(session))
+      native.memSet(this._open(), sid, json, expiresAt(session))
     }, cb)
   }
 
@@ -80,34 +85,34 @@ class MemoryStore extends Store {
       checkSession(session)
       const cookie = JSON.stringify(session.cookie)
       if (typeof cookie !== 'string') checkSession(null)
-      this._n().touch(sid, cookie, expiresAt(session))
+      native.memTouch(this._open(), sid, cookie, expiresAt(session))
     }, cb)
   }
 
   destroy (sid, cb) {
     return settleSync(() => {
       checkSid(sid)
-      this._n().destroy(sid)
+      native.memDestroy(this._open(), sid)
     }, cb)
   }
 
   all (cb) {
     return settleSync(() => {
-      const all = JSON.parse(this._n().allJson())
+      const all = JSON.parse(native.memAllJson(this._open()))
       return Object.assign(Object.create(null), all)
     }, cb)
   }
 
   length (cb) {
-    return settleSync(() => this._n().length(), cb)
+    return settleSync(() => native.memLength(this._open()), cb)
   }
 
   ids (cb) {
-    return settleSync(() => this._n().ids(), cb)
+    return settleSync(() => native.memIds(this._open()), cb)
   }
 
   clear (cb) {
-    return settleSync(() => { this._n().clear() }, cb)
+    return settleSync(() => { native.memClear(this._open()) }, cb)
   }
 
   // Releases this store: its sessions and background sweeping go, unless it is a shared
@@ -116,7 +121,7 @@ class MemoryStore extends Store {
     return settleSync(() => {
       if (this._closed) return
       this._closed = true
-      this._native.close()
+      native.memClose(this._h)
     }, cb)
   }
 
@@ -125,7 +130,7 @@ class MemoryStore extends Store {
   getJSON (sid, cb) {
     return settleSync(() => {
       checkSid(sid)
-      const json = this._n().get(sid)
+      const json = native.memGet(this._open(), sid)
       return json == null ? undefined : json
     }, cb)
   }
@@ -138,7 +143,7 @@ class MemoryStore extends Store {
         throw codedError('ERR_INVALID_ARG_TYPE', 'json must be a string', TypeError)
       }
       checkSession(session)
-      this._n().set(sid, json, expiresAt(session))
+      native.memSet(this._open(), sid, json, expiresAt(session))
     }, cb)
   }
 }

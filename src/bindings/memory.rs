@@ -1,12 +1,15 @@
-//! memory store bindings: `NativeMemoryStore`, one JS handle on a core `MemoryStore`.
-//! Sync calls only (the JS wrapper defers callbacks); sessions cross as JSON strings
-//! (measured: a ~400-byte non-ASCII session crosses faster as a string than as a Buffer
-//! plus `toString`/`Buffer.from` in JS, both ways).
+//! memory store bindings: free functions on an `External` handle (a napi class method call
+//! measured ~0.7 µs of dispatch here, an External argument ~0.13 µs).
+//! Sync calls only (the JS wrapper defers callbacks). Sessions cross as JSON strings: in
+//! as UTF-8, out as a one-byte (Latin-1) string when ASCII and as UTF-16 otherwise, which
+//! measured faster than `napi_create_string_utf8` and than a Buffer + `toString` in JS.
 
 use crate::expiry::now_ms;
 use crate::store::memory::{Error as CoreError, MemoryStore, Options};
 use napi::bindgen_prelude::*;
+use napi::sys;
 use napi_derive::napi;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 fn err(e: CoreError) -> Error {
@@ -23,104 +26,144 @@ fn err(e: CoreError) -> Error {
     }
 }
 
-#[napi]
-pub struct NativeMemoryStore {
+/// One JS handle on a core store; released by `memClose` or when collected.
+pub struct Handle {
     inner: Arc<MemoryStore>,
-    open: bool,
+    open: AtomicBool,
 }
 
-#[napi]
-impl NativeMemoryStore {
-    /// Options are validated by the JS wrapper; `max` 0 = unbounded, `ttl` 0 = none.
-    #[napi(constructor)]
-    pub fn new(
-        max: f64,
-        ttl_ms: f64,
-        sweep_ms: f64,
-        compress: bool,
-        shared: Option<String>,
-    ) -> Result<Self> {
-        let opts = Options {
-            max: (max >= 1.0 && max.is_finite()).then_some(max as usize),
-            ttl_ms: (ttl_ms > 0.0 && ttl_ms.is_finite()).then_some(ttl_ms),
-            sweep_ms: if sweep_ms > 0.0 { sweep_ms } else { 60_000.0 },
-            compress,
-        };
-        let inner = match shared {
-            Some(name) => MemoryStore::shared(&name, opts).map_err(err)?,
-            None => MemoryStore::new(opts),
-        };
-        Ok(NativeMemoryStore { inner, open: true })
-    }
-
-    #[napi(catch_unwind)]
-    pub fn get(&self, sid: String) -> Result<Option<String>> {
-        let json = self.inner.get(&sid, now_ms()).map_err(err)?;
-        Ok(json.map(|v| String::from_utf8(v).unwrap_or_default()))
-    }
-
-    /// `expires`: the session's `cookie.expires` in ms, or undefined.
-    #[napi(catch_unwind)]
-    pub fn set(&self, sid: String, json: String, expires: Option<f64>) -> Result<()> {
-        self.inner
-            .set(&sid, json.as_bytes(), expires, now_ms())
-            .map_err(err)
-    }
-
-    /// Replaces the stored cookie with `cookie_json`; false when missing or expired.
-    #[napi(catch_unwind)]
-    pub fn touch(&self, sid: String, cookie_json: String, expires: Option<f64>) -> Result<bool> {
-        self.inner
-            .touch(&sid, cookie_json.as_bytes(), expires, now_ms())
-            .map_err(err)
-    }
-
-    #[napi(catch_unwind)]
-    pub fn destroy(&self, sid: String) -> Result<()> {
-        self.inner.destroy(&sid).map_err(err)
-    }
-
-    #[napi(catch_unwind)]
-    pub fn length(&self) -> Result<u32> {
-        let n = self.inner.len(now_ms()).map_err(err)?;
-        Ok(n.min(u32::MAX as usize) as u32)
-    }
-
-    #[napi(catch_unwind)]
-    pub fn ids(&self) -> Result<Vec<String>> {
-        self.inner.ids(now_ms()).map_err(err)
-    }
-
-    /// `{"sid":session,…}` as JSON text.
-    #[napi(catch_unwind)]
-    pub fn all_json(&self) -> Result<String> {
-        self.inner.all_json(now_ms()).map_err(err)
-    }
-
-    #[napi(catch_unwind)]
-    pub fn clear(&self) -> Result<()> {
-        self.inner.clear().map_err(err)
-    }
-
-    /// Bytes of session data held (keys + coded sessions).
-    #[napi(catch_unwind)]
-    pub fn data_bytes(&self) -> f64 {
-        self.inner.data_bytes() as f64
-    }
-
-    /// Releases this handle; the last handle on a store closes it. Idempotent.
-    #[napi(catch_unwind)]
-    pub fn close(&mut self) {
-        if std::mem::replace(&mut self.open, false) {
-            self.inner.release();
-        }
-    }
-}
-
-impl Drop for NativeMemoryStore {
+impl Drop for Handle {
     fn drop(&mut self) {
-        if self.open {
+        if self.open.swap(false, Ordering::AcqRel) {
             self.inner.release();
         }
+    }
+}
+
+/// JSON text made into a JS string the cheapest way V8 offers for it.
+pub struct JsonText(Vec<u8>);
+
+impl ToNapiValue for JsonText {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let mut out = std::ptr::null_mut();
+        let status = if val.0.is_ascii() {
+            sys::napi_create_string_latin1(
+                env,
+                val.0.as_ptr().cast(),
+                val.0.len() as isize,
+                &mut out,
+            )
+        } else {
+            let text = String::from_utf8_lossy(&val.0);
+            let wide: Vec<u16> = text.encode_utf16().collect();
+            sys::napi_create_string_utf16(env, wide.as_ptr(), wide.len() as isize, &mut out)
+        };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(
+                Status::GenericFailure,
+                "could not create the session string",
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Options are validated by the JS wrapper; `max` 0 = unbounded, `ttl` 0 = none.
+#[napi(catch_unwind)]
+pub fn mem_create(
+    max: f64,
+    ttl_ms: f64,
+    sweep_ms: f64,
+    compress: bool,
+    shared: Option<String>,
+) -> Result<External<Handle>> {
+    let opts = Options {
+        max: (max >= 1.0 && max.is_finite()).then_some(max as usize),
+        ttl_ms: (ttl_ms > 0.0 && ttl_ms.is_finite()).then_some(ttl_ms),
+        sweep_ms: if sweep_ms > 0.0 { sweep_ms } else { 60_000.0 },
+        compress,
+    };
+    let inner = match shared {
+        Some(name) => MemoryStore::shared(&name, opts).map_err(err)?,
+        None => MemoryStore::new(opts),
+    };
+    Ok(External::new(Handle {
+        inner,
+        open: AtomicBool::new(true),
+    }))
+}
+
+/// The stored JSON, or undefined when missing or expired.
+#[napi(catch_unwind, ts_return_type = "string | undefined")]
+pub fn mem_get(h: &External<Handle>, sid: String) -> Result<Option<JsonText>> {
+    Ok(h.inner.get(&sid, now_ms()).map_err(err)?.map(JsonText))
+}
+
+/// `expires`: the session's `cookie.expires` in ms, or undefined.
+#[napi(catch_unwind)]
+pub fn mem_set(
+    h: &External<Handle>,
+    sid: String,
+    json: String,
+    expires: Option<f64>,
+) -> Result<()> {
+    h.inner
+        .set(&sid, json.as_bytes(), expires, now_ms())
+        .map_err(err)
+}
+
+/// Replaces the stored cookie with `cookie_json`; false when missing or expired.
+#[napi(catch_unwind)]
+pub fn mem_touch(
+    h: &External<Handle>,
+    sid: String,
+    cookie_json: String,
+    expires: Option<f64>,
+) -> Result<bool> {
+    h.inner
+        .touch(&sid, cookie_json.as_bytes(), expires, now_ms())
+        .map_err(err)
+}
+
+#[napi(catch_unwind)]
+pub fn mem_destroy(h: &External<Handle>, sid: String) -> Result<()> {
+    h.inner.destroy(&sid).map_err(err)
+}
+
+#[napi(catch_unwind)]
+pub fn mem_length(h: &External<Handle>) -> Result<u32> {
+    let n = h.inner.len(now_ms()).map_err(err)?;
+    Ok(n.min(u32::MAX as usize) as u32)
+}
+
+#[napi(catch_unwind)]
+pub fn mem_ids(h: &External<Handle>) -> Result<Vec<String>> {
+    h.inner.ids(now_ms()).map_err(err)
+}
+
+/// `{"sid":session,…}` as JSON text.
+#[napi(catch_unwind, ts_return_type = "string")]
+pub fn mem_all_json(h: &External<Handle>) -> Result<JsonText> {
+    Ok(JsonText(
+        h.inner.all_json(now_ms()).map_err(err)?.into_bytes(),
+    ))
+}
+
+#[napi(catch_unwind)]
+pub fn mem_clear(h: &External<Handle>) -> Result<()> {
+    h.inner.clear().map_err(err)
+}
+
+/// Bytes of session data held, expired or not (keys + coded sessions).
+#[napi(catch_unwind)]
+pub fn mem_data_bytes(h: &External<Handle>) -> f64 {
+    h.inner.data_bytes() as f64
+}
+
+/// Releases this handle; the last handle on a store closes it. Idempotent.
+#[napi(catch_unwind)]
+pub fn mem_close(h: &External<Handle>) {
+    if h.open.swap(false, Ordering::AcqRel) {
+        h.inner.release();
     }
 }
