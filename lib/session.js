@@ -14,6 +14,7 @@ const expressSession = require('express-session')
 const { Keyring } = require('./keyring')
 const { serialize } = require('./cookie')
 const { Session, Cookie, kState, storeGet, createSession } = require('./session/session')
+const { stringifySansCookie, stringifyWithCookie } = require('./session/json')
 
 // express-session's own small dependencies, resolved from where it is installed.
 const esRequire = createRequire(require.resolve('express-session'))
@@ -45,30 +46,6 @@ function generateSessionId () {
   pool.fill(0, poolAt, poolAt + 24)
   poolAt += 24
   return id
-}
-
-// JSON of the session without its top-level `cookie` (what express-session hashes): the
-// property is blanked for the call, which keeps the key order JSON.stringify sees.
-function stringifySansCookie (sess) {
-  const cookie = sess.cookie
-  if (cookie === undefined) return JSON.stringify(sess)
-  sess.cookie = undefined
-  try {
-    return JSON.stringify(sess)
-  } finally {
-    sess.cookie = cookie
-  }
-}
-
-// JSON.stringify(sess) from the cookie-less JSON, when `cookie` is the first key.
-function stringifyWithCookie (sess, sans) {
-  let first
-  for (first in sess) break // eslint-disable-line no-unreachable-loop
-  const cookie = sess.cookie
-  if (first !== 'cookie' || cookie === undefined || !Object.hasOwn(sess, 'cookie')) return JSON.stringify(sess)
-  const c = JSON.stringify(cookie)
-  if (c === undefined) return JSON.stringify(sess)
-  return sans === '{}' ? '{"cookie":' + c + '}' : '{"cookie":' + c + ',' + sans.slice(1)
 }
 
 function session (options) {
@@ -120,7 +97,16 @@ function session (options) {
     if (cookieOptions.sameSite === 'auto') req.session.cookie.sameSite = isSecure ? 'none' : 'lax'
   }
 
-  const storeImplementsTouch = typeof store.touch === 'function'
+  const cfg = {
+    store,
+    trustProxy,
+    resave: resaveSession,
+    rolling: rollingSessions,
+    saveUninitialized: saveUninitializedSession,
+    unsetDestroy,
+    storeImplementsTouch: typeof store.touch === 'function',
+    name
+  }
   let storeReady = true
   store.on('disconnect', function ondisconnect () { storeReady = false })
   store.on('connect', function onconnect () { storeReady = true })
@@ -141,190 +127,213 @@ function session (options) {
       keys = lastReqKeyring
     }
 
-    // per-request state: express-session's originalHash/savedHash are JSON strings here
-    let originalStr
-    let originalId
-    let savedStr
-    let touched = false
-    let wrapped = null // sessions whose explicit save() is followed (express-session's wrapmethods)
-    let ending = null // the session's cookie-less JSON while res.end decides (one serialization)
-
-    function current (sess) {
-      if (ending !== null && ending.sess === sess) return ending.str
-      const str = stringifySansCookie(sess)
-      if (ending !== null) { ending.sess = sess; ending.str = str }
-      return str
-    }
-
-    const state = {
-      follows (sess) { return wrapped !== null && wrapped.includes(sess) },
-      follow (sess) { if (wrapped === null) wrapped = [sess]; else if (!wrapped.includes(sess)) wrapped.push(sess) },
-      // called by Session#save: remembers what was saved, and hands back the JSON to store
-      saving (sess) {
-        if (wrapped === null || !wrapped.includes(sess)) return undefined
-        const str = current(sess)
-        savedStr = str
-        return stringifyWithCookie(sess, str)
-      }
-    }
+    const state = new RequestSession(cfg, req, res, next, keys)
     req[kState] = state
-
     req.sessionStore = store
-    const cookieId = req.sessionID = getcookie(req, name, keys)
-
-    onHeaders(res, function () {
-      if (!req.session) return
-      if (!shouldSetCookie(req)) return
-      // only send secure cookies via https
-      if (req.session.cookie.secure && !issecure(req, trustProxy)) return
-      if (!touched) {
-        req.session.touch()
-        touched = true
-      }
-      try {
-        setcookie(res, name, req.sessionID, keys, req.session.cookie.data)
-      } catch (err) {
-        defer(next, err)
-      }
-    })
-
-    // proxy end() to commit the session
-    const _end = res.end
-    let ended = false
-    res.end = function end (chunk, encoding) {
-      if (ended) return false
-      ended = true
-      const args = arguments // all of them: Node's end(chunk, encoding, callback) callback too
-
-      // The response is held until the store has the session, so a client never sees it
-      // complete before the save (express-session's guarantee). express-session writes all
-      // but the last byte first; here the headers are fixed at the same moment (writeHead,
-      // Set-Cookie decided) and the whole response goes out in one write after the save.
-      let ret
-      let sync = true
-
-      function writeend () {
-        const r = _end.apply(res, args)
-        if (sync) {
-          ret = r
-          sync = false
-        }
-      }
-
-      function writetop () {
-        if (!sync) return ret
-        if (!res._header) res._implicitHeader()
-        sync = false
-        ret = true // express-session returns write()'s result here; the data is not written yet
-        return ret
-      }
-
-      ending = { sess: null, str: '' }
-      try {
-        if (shouldDestroy(req)) {
-          store.destroy(req.sessionID, function ondestroy (err) {
-            if (err) defer(next, err)
-            writeend()
-          })
-          return writetop()
-        }
-
-        // no session to save
-        if (!req.session) return _end.apply(res, args)
-
-        if (!touched) {
-          req.session.touch()
-          touched = true
-        }
-
-        if (shouldSave(req)) {
-          req.session.save(function onsave (err) {
-            if (err) defer(next, err)
-            writeend()
-          })
-          return writetop()
-        } else if (storeImplementsTouch && shouldTouch(req)) {
-          store.touch(req.sessionID, req.session, function ontouch (err) {
-            if (err) defer(next, err)
-            writeend()
-          })
-          return writetop()
-        }
-
-        return _end.apply(res, args)
-      } finally {
-        ending = null
-      }
-    }
-
-    function generate () {
-      store.generate(req)
-      originalId = req.sessionID
-      originalStr = stringifySansCookie(req.session)
-      state.follow(req.session)
-    }
-
-    function inflate (sess) {
-      createSession(store, req, sess)
-      originalId = req.sessionID
-      originalStr = stringifySansCookie(sess)
-      if (!resaveSession) savedStr = originalStr
-      state.follow(req.session)
-    }
-
-    function isModified (sess) {
-      return originalId !== sess.id || originalStr !== current(sess)
-    }
-
-    function isSaved (sess) {
-      return originalId === sess.id && savedStr === current(sess)
-    }
-
-    function shouldDestroy (req) {
-      return req.sessionID && unsetDestroy && req.session == null
-    }
-
-    function shouldSave (req) {
-      // cannot set cookie without a session ID
-      if (typeof req.sessionID !== 'string') return false
-      return !saveUninitializedSession && savedStr === undefined && cookieId !== req.sessionID
-        ? isModified(req.session)
-        : !isSaved(req.session)
-    }
-
-    function shouldTouch (req) {
-      if (typeof req.sessionID !== 'string') return false
-      return cookieId === req.sessionID && !shouldSave(req)
-    }
-
-    function shouldSetCookie (req) {
-      if (typeof req.sessionID !== 'string') return false
-      return cookieId !== req.sessionID
-        ? saveUninitializedSession || isModified(req.session)
-        : rollingSessions || (req.session.cookie.expires != null && isModified(req.session))
-    }
+    state.cookieId = req.sessionID = getcookie(req, name, keys)
+    onHeaders(res, function () { state.headers() })
+    res.end = function end (chunk, encoding) { return state.end(arguments) }
 
     // generate a session if the browser doesn't send a sessionID
     if (!req.sessionID) {
-      generate()
+      state.generate()
       next()
       return
     }
+    storeGet(store, req.sessionID, function (err, sess) { state.loaded(err, sess) })
+  }
+}
 
-    storeGet(store, req.sessionID, function (err, sess) {
-      if (err && err.code !== 'ENOENT') {
-        next(err)
-        return
+// One request's session bookkeeping: express-session's per-request closure state, with its
+// originalHash/savedHash held as the cookie-less JSON strings themselves.
+class RequestSession {
+  constructor (cfg, req, res, next, keys) {
+    this.cfg = cfg
+    this.req = req
+    this.res = res
+    this.next = next
+    this.keys = keys
+    this.cookieId = undefined
+    this.originalId = undefined
+    this.originalStr = undefined
+    this.savedStr = undefined
+    this.touched = false
+    this.wrapped = null // sessions whose explicit save() is followed (express-session's wrapmethods)
+    // while res.end decides: the session's cookie-less JSON, computed once
+    this.ending = false
+    this.endingSess = null
+    this.endingStr = ''
+    // the proxied res.end
+    this._end = res.end
+    this.ended = false
+    this.endArgs = null
+    this.sync = true
+    this.ret = undefined
+  }
+
+  current (sess) {
+    if (!this.ending) return stringifySansCookie(sess)
+    if (this.endingSess === sess) return this.endingStr
+    const str = stringifySansCookie(sess)
+    this.endingSess = sess
+    this.endingStr = str
+    return str
+  }
+
+  follows (sess) { return this.wrapped !== null && this.wrapped.includes(sess) }
+
+  follow (sess) {
+    if (this.wrapped === null) this.wrapped = [sess]
+    else if (!this.wrapped.includes(sess)) this.wrapped.push(sess)
+  }
+
+  // called by Session#save: remembers what was saved, and hands back the JSON to store
+  saving (sess) {
+    if (!this.follows(sess)) return undefined
+    const str = this.current(sess)
+    this.savedStr = str
+    return stringifyWithCookie(sess, str)
+  }
+
+  generate () {
+    const req = this.req
+    this.cfg.store.generate(req)
+    this.originalId = req.sessionID
+    this.originalStr = stringifySansCookie(req.session)
+    this.follow(req.session)
+  }
+
+  inflate (sess) {
+    const req = this.req
+    createSession(this.cfg.store, req, sess)
+    this.originalId = req.sessionID
+    this.originalStr = stringifySansCookie(sess)
+    if (!this.cfg.resave) this.savedStr = this.originalStr
+    this.follow(req.session)
+  }
+
+  // the store's answer to the first get
+  loaded (err, sess) {
+    if (err && err.code !== 'ENOENT') {
+      this.next(err)
+      return
+    }
+    try {
+      if (err || !sess) this.generate()
+      else this.inflate(sess)
+    } catch (e) {
+      this.next(e)
+      return
+    }
+    this.next()
+  }
+
+  isModified (sess) {
+    return this.originalId !== sess.id || this.originalStr !== this.current(sess)
+  }
+
+  isSaved (sess) {
+    return this.originalId === sess.id && this.savedStr === this.current(sess)
+  }
+
+  shouldDestroy () {
+    const req = this.req
+    return req.sessionID && this.cfg.unsetDestroy && req.session == null
+  }
+
+  shouldSave () {
+    const req = this.req
+    // cannot set cookie without a session ID
+    if (typeof req.sessionID !== 'string') return false
+    return !this.cfg.saveUninitialized && this.savedStr === undefined && this.cookieId !== req.sessionID
+      ? this.isModified(req.session)
+      : !this.isSaved(req.session)
+  }
+
+  shouldTouch () {
+    const req = this.req
+    if (typeof req.sessionID !== 'string') return false
+    return this.cookieId === req.sessionID && !this.shouldSave()
+  }
+
+  shouldSetCookie () {
+    const req = this.req
+    if (typeof req.sessionID !== 'string') return false
+    return this.cookieId !== req.sessionID
+      ? this.cfg.saveUninitialized || this.isModified(req.session)
+      : this.cfg.rolling || (req.session.cookie.expires != null && this.isModified(req.session))
+  }
+
+  // on-headers listener: the Set-Cookie decision
+  headers () {
+    const req = this.req
+    if (!req.session) return
+    if (!this.shouldSetCookie()) return
+    // only send secure cookies via https
+    if (req.session.cookie.secure && !issecure(req, this.cfg.trustProxy)) return
+    if (!this.touched) {
+      req.session.touch()
+      this.touched = true
+    }
+    try {
+      setcookie(this.res, this.cfg.name, req.sessionID, this.keys, req.session.cookie.data)
+    } catch (err) {
+      defer(this.next, err)
+    }
+  }
+
+  // The response is held until the store has the session, so a client never sees it
+  // complete before the save (express-session's guarantee). express-session writes all
+  // but the last byte first; here the headers are fixed at the same moment (writeHead,
+  // Set-Cookie decided) and the whole response goes out in one write after the save.
+  end (args) {
+    if (this.ended) return false
+    this.ended = true
+    this.endArgs = args // all of them: Node's end(chunk, encoding, callback) callback too
+    const req = this.req
+    const store = this.cfg.store
+    this.ending = true
+    try {
+      if (this.shouldDestroy()) {
+        store.destroy(req.sessionID, (err) => this.stored(err))
+        return this.writetop()
       }
-      try {
-        if (err || !sess) generate()
-        else inflate(sess)
-      } catch (e) {
-        next(e)
-        return
+      // no session to save
+      if (!req.session) return this._end.apply(this.res, args)
+      if (!this.touched) {
+        req.session.touch()
+        this.touched = true
       }
-      next()
-    })
+      if (this.shouldSave()) {
+        req.session.save((err) => this.stored(err))
+        return this.writetop()
+      } else if (this.cfg.storeImplementsTouch && this.shouldTouch()) {
+        store.touch(req.sessionID, req.session, (err) => this.stored(err))
+        return this.writetop()
+      }
+      return this._end.apply(this.res, args)
+    } finally {
+      this.ending = false
+      this.endingSess = null
+    }
+  }
+
+  stored (err) {
+    if (err) defer(this.next, err)
+    const r = this._end.apply(this.res, this.endArgs)
+    if (this.sync) {
+      this.ret = r
+      this.sync = false
+    }
+  }
+
+  writetop () {
+    if (!this.sync) return this.ret
+    const res = this.res
+    if (!res._header) res._implicitHeader()
+    this.sync = false
+    this.ret = true // express-session returns write()'s result here; the data is not written yet
+    return this.ret
   }
 }
 
