@@ -40,8 +40,10 @@ function readPem (tls, name) {
   return pem(tls[name], name)
 }
 
+const secured = (url, secure) => secure && url.startsWith('redis://') ? 'rediss://' + url.slice(8) : url
+
 function nodeUrl (o, node, secure) {
-  if (typeof node === 'string') return node
+  if (typeof node === 'string') return secured(node, secure)
   const host = node.host == null ? '127.0.0.1' : String(node.host)
   const port = node.port == null ? 6379 : Number(node.port)
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw codedError('ERR_REDIS_CONFIG', `invalid Redis port: ${node.port}`, RangeError)
@@ -77,7 +79,7 @@ function nativeOptions (o) {
     out.cluster = o.cluster.map((n) => nodeUrl(o, n, !!tls))
   } else if (o.url != null) {
     if (typeof o.url !== 'string') throw typeError('url must be a string')
-    out.url = o.url
+    out.url = secured(o.url, !!tls)
   } else {
     out.url = nodeUrl(o, { host: o.host, port: o.port }, !!tls)
   }

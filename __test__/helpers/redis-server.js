@@ -34,6 +34,58 @@ function exited (child) {
   })
 }
 
+// A free port whose cluster-bus port (port + 10000) is free too.
+async function freeClusterPort () {
+  for (let i = 0; i < 50; i++) {
+    const port = await freePort()
+    if (port > 55000) continue
+    const bus = await new Promise((resolve) => {
+      const s = net.createServer()
+      s.on('error', () => resolve(false))
+      s.listen(port + 10000, '127.0.0.1', () => s.close(() => resolve(true)))
+    })
+    if (bus) return port
+  }
+  throw new Error('no free port pair for a cluster node')
+}
+
+async function clusterOk (port) {
+  const r = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8', timeout: 5000 })
+  return !r.error && /cluster_state:ok/.test(r.stdout)
+}
+
+// A real Redis Cluster of `masters` nodes (no replicas) on free loopback ports, in a temp
+// dir. → { nodes: [server…], ports, stop() }. Each node is a server as startServer gives.
+async function startCluster ({ masters = 3, args = [] } = {}) {
+  const os = require('node:os')
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-cluster-'))
+  const nodes = []
+  const stop = async () => {
+    for (const n of nodes) await n.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freeClusterPort()
+      nodes.push(await startServer({
+        port,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+          '--dir', dir, '--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no', ...args]
+      }))
+    }
+    const ports = nodes.map((n) => n.port)
+    const r = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30000 })
+    if (r.status !== 0) throw new Error('redis-cli --cluster create failed: ' + r.stdout + r.stderr)
+    for (const p of ports) await waitFor(() => clusterOk(p), 20000, `cluster_state:ok on ${p}`)
+    return { nodes, ports, stop, dir }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
 async function startServer ({ port, args = [] } = {}) {
   port = port || await freePort()
   const server = { port, child: null }
@@ -58,4 +110,59 @@ async function startServer ({ port, args = [] } = {}) {
   return server.launch()
 }
 
-module.exports = { startServer, freePort, waitFor, hasRedisServer }
+module.exports = { startServer, startCluster, clusterOk, freePort, waitFor, hasRedisServer }
+
+// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with
+// openssl in a temp dir (PEM files). → { dir, ca, serverCert, serverKey, clientCert, clientKey }
+function makeCerts () {
+  const os = require('node:os')
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-tls-'))
+  const f = (name) => path.join(dir, name)
+  const run = (args) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8', cwd: dir, timeout: 30000 })
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`)
+  }
+  fs.writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n')
+  fs.writeFileSync(f('client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n')
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=native-session test CA'])
+  for (const who of ['server', 'client']) {
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who === 'server' ? 'localhost' : 'test client'}`])
+    run(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.crt`, '-days', '2', '-extfile', `${who}.ext`])
+  }
+  return { dir, ca: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') }
+}
+
+function hasOpenssl () {
+  const r = spawnSync('openssl', ['version'], { encoding: 'utf8' })
+  return !r.error && r.status === 0
+}
+
+// A redis-server speaking only TLS on a free port. `authClients`: require client certs.
+async function startTlsServer (certs, { authClients = false } = {}) {
+  const port = await freePort()
+  const args = ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--tls-cert-file', certs.serverCert, '--tls-key-file', certs.serverKey, '--tls-ca-cert-file', certs.ca,
+    '--tls-auth-clients', authClients ? 'yes' : 'no']
+  const child = spawn('redis-server', args, { stdio: 'ignore' })
+  const server = { port, pid: child.pid, child }
+  server.stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGKILL')
+    await exited(child)
+  }
+  const cli = ['--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '-p', String(port)]
+  server.cli = (...cmd) => spawnSync('redis-cli', [...cli, ...cmd], { encoding: 'utf8', timeout: 5000 }).stdout.trim()
+  try {
+    await waitFor(() => server.cli('ping') === 'PONG', 10000, `TLS redis-server on ${port}`)
+  } catch (err) {
+    await server.stop()
+    throw err
+  }
+  return server
+}
+
+module.exports.makeCerts = makeCerts
+module.exports.hasOpenssl = hasOpenssl
+module.exports.startTlsServer = startTlsServer

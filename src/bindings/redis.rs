@@ -94,6 +94,13 @@ fn ms(v: f64, name: &str) -> Result<Duration> {
     Ok(Duration::from_millis(v as u64))
 }
 
+fn internal(e: tokio::task::JoinError) -> StoreError {
+    StoreError::new(
+        "ERR_REDIS_INTERNAL",
+        format!("the Redis operation failed inside native-session: {e}"),
+    )
+}
+
 fn ttl_arg(v: Option<f64>) -> Option<i64> {
     v.filter(|t| t.is_finite())
         .map(|t| t.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
@@ -170,9 +177,11 @@ impl NativeRedisStore {
     {
         let done = self.done.clone();
         napi::bindgen_prelude::spawn(async move {
-            let payload = match fut.await {
-                Ok(v) => wrap(v),
-                Err(e) => Payload::Error(e),
+            // the work on its own task: if it panicked, the caller still gets an error
+            let payload = match tokio::spawn(fut).await {
+                Ok(Ok(v)) => wrap(v),
+                Ok(Err(e)) => Payload::Error(e),
+                Err(e) => Payload::Error(internal(e)),
             };
             done.push(id, payload);
         });
@@ -238,7 +247,15 @@ impl NativeRedisStore {
         let done = self.done.clone();
         napi::bindgen_prelude::spawn(async move {
             let (ids, ops): (Vec<u32>, Vec<Op>) = ops.into_iter().unzip();
-            let results = s.batch(ops).await;
+            let n = ids.len();
+            // the work on its own task: if it panicked, every caller still gets an error
+            let results = match tokio::spawn(async move { s.batch(ops).await }).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let e = internal(e);
+                    (0..n).map(|_| Err(e.clone())).collect()
+                }
+            };
             let payloads = ids.into_iter().zip(results).map(|(id, r)| {
                 (
                     id,

@@ -20,7 +20,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, RedisError, Value};
+use redis::{Cmd, RedisError, ServerError, ServerErrorKind, Value};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
@@ -72,10 +72,42 @@ fn map_redis_error(e: RedisError, timeout: Duration) -> StoreError {
                 timeout.as_millis()
             ),
         )
-    } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(
+                ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::BusyLoading
+                    // the crate follows redirects itself: one that reaches us points at a
+                    // node it could not reach
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+            )
+        )
+    {
         StoreError::new(ERR_UNAVAILABLE, format!("Redis is unavailable: {e}"))
     } else {
         StoreError::new(ERR_COMMAND, format!("Redis replied with an error: {e}"))
+    }
+}
+
+/// A Redis error reply: "the data is not reachable now" kinds are outages, others are errors
+/// of the command.
+fn server_error(e: ServerError) -> StoreError {
+    match e.kind() {
+        Some(
+            ServerErrorKind::ClusterDown
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::BusyLoading
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
+        ) => StoreError::new(ERR_UNAVAILABLE, format!("Redis is unavailable: {e:?}")),
+        _ => StoreError::new(ERR_COMMAND, format!("Redis replied with an error: {e:?}")),
     }
 }
 
@@ -325,10 +357,7 @@ fn bulk_to_string(v: Value, what: &str) -> StoreResult<Option<String>> {
             .map(Some)
             .map_err(|_| StoreError::new(ERR_BAD_DATA, format!("{what} is not valid UTF-8"))),
         Value::SimpleString(s) => Ok(Some(s)),
-        Value::ServerError(e) => Err(StoreError::new(
-            ERR_COMMAND,
-            format!("Redis replied with an error: {e:?}"),
-        )),
+        Value::ServerError(e) => Err(server_error(e)),
         other => Err(StoreError::new(
             ERR_BAD_DATA,
             format!("{what}: unexpected reply {other:?}"),
@@ -390,6 +419,9 @@ impl RedisStore {
     /// Creates the store; connecting happens lazily on the first command, so this needs
     /// no runtime and never blocks.
     pub fn new(cfg: Config) -> StoreResult<Self> {
+        // rustls needs a process-wide crypto provider; ring is the one compiled in (a
+        // provider installed earlier by someone else is fine too)
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let bad = |e: RedisError| StoreError::new(ERR_CONFIG, format!("bad Redis options: {e}"));
         let certs = cfg.tls.as_ref().map(|t| redis::TlsCertificates {
             client_tls: match (&t.client_cert, &t.client_key) {
@@ -735,6 +767,21 @@ impl RedisStore {
         let keys = self.keys().await?;
         let n = self.0.cfg.prefix.len();
         let mut out = Vec::with_capacity(keys.len());
+        if self.is_cluster() {
+            // keys live in different slots: one GET+PTTL pipeline per key, concurrently
+            let found = self
+                .per_key(keys, |s, k| async move {
+                    let f = s.get_with_ttl(k.clone()).await?;
+                    Ok((k, f))
+                })
+                .await?;
+            for (k, f) in found {
+                if let Found::Session(json) = f {
+                    out.push((k[n..].to_string(), json));
+                }
+            }
+            return Ok(out);
+        }
         for chunk in keys.chunks(500) {
             let chunk = chunk.to_vec();
             let found = self
@@ -765,6 +812,16 @@ impl RedisStore {
     /// Deletes every session of this store (one key per DEL, pipelined).
     pub async fn clear(&self) -> StoreResult<()> {
         let keys = self.keys().await?;
+        if self.is_cluster() {
+            self.per_key(keys, |s, k| async move {
+                s.run(|mut c| async move {
+                    query(&mut c, redis::cmd("DEL").arg(&k)).await.map(|_| ())
+                })
+                .await
+            })
+            .await?;
+            return Ok(());
+        }
         for chunk in keys.chunks(500) {
             let chunk = chunk.to_vec();
             self.run(|mut c| async move {
@@ -779,6 +836,39 @@ impl RedisStore {
         Ok(())
     }
 
+    fn is_cluster(&self) -> bool {
+        matches!(
+            self.0.connector.lock().as_deref(),
+            Some(Connector::Cluster { .. })
+        )
+    }
+
+    /// Runs `f` for every key, up to 256 at a time, each on its own task; the first error
+    /// wins. For a cluster, where a pipeline must not cross slots.
+    async fn per_key<T, F, Fut>(&self, keys: Vec<String>, f: F) -> StoreResult<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Fn(RedisStore, String) -> Fut,
+        Fut: std::future::Future<Output = StoreResult<T>> + Send + 'static,
+    {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut keys = keys.into_iter().peekable();
+        while keys.peek().is_some() {
+            let handles: Vec<_> = keys
+                .by_ref()
+                .take(256)
+                .map(|k| tokio::spawn(f(self.clone(), k)))
+                .collect();
+            for h in handles {
+                let r = h
+                    .await
+                    .map_err(|e| StoreError::new(ERR_COMMAND, format!("operation failed: {e}")))?;
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs many single-key operations at once. On a single node they go out as one
     /// pipeline (one write, one read, one timeout); on a cluster each runs on its own (they
     /// may live in different slots). One result per operation, in order.
@@ -786,11 +876,7 @@ impl RedisStore {
         if ops.is_empty() {
             return Vec::new();
         }
-        let cluster = matches!(
-            self.0.connector.lock().as_deref(),
-            Some(Connector::Cluster { .. })
-        );
-        if cluster || ops.len() == 1 {
+        if self.is_cluster() || ops.len() == 1 {
             if ops.len() == 1 {
                 let op = ops
                     .into_iter()
@@ -859,10 +945,7 @@ impl RedisStore {
             .map(|(i, plan)| match plan {
                 Plan::Nothing => Ok(Reply::Done),
                 Plan::Sent => match it.next() {
-                    Some(Value::ServerError(e)) => Err(StoreError::new(
-                        ERR_COMMAND,
-                        format!("Redis replied with an error: {e:?}"),
-                    )),
+                    Some(Value::ServerError(e)) => Err(server_error(e)),
                     Some(_) => Ok(Reply::Done),
                     None => Err(StoreError::new(ERR_BAD_DATA, "missing pipeline reply")),
                 },
@@ -990,10 +1073,7 @@ async fn query(c: &mut Conn, cmd: &Cmd) -> StoreResult<Value> {
     };
     let v = r.map_err(|e| map_redis_error(e, Duration::from_millis(0)))?;
     if let Value::ServerError(e) = v {
-        return Err(StoreError::new(
-            ERR_COMMAND,
-            format!("Redis replied with an error: {e:?}"),
-        ));
+        return Err(server_error(e));
     }
     Ok(v)
 }
