@@ -77,3 +77,19 @@ test('a server certificate from another CA is refused, and plain redis:// to a T
   await assert.rejects(plain.get('a'), (err) => ['ERR_REDIS_UNAVAILABLE', 'ERR_REDIS_TIMEOUT'].includes(err.code))
   assert.ok(Date.now() - t0 < 1000 + 2500)
 })
+
+test('a Redis Cluster over TLS (tls-cluster yes): slots routed, every master scanned', async (t) => {
+  if (skip(t)) return
+  const { startCluster } = require('./helpers/redis-server')
+  const cluster = await startCluster({ masters: 3, tls: certs })
+  t.after(() => cluster.stop())
+  const store = new RedisStore({ cluster: cluster.ports.map((port) => ({ host: '127.0.0.1', port })), tls: { caFile: certs.ca }, prefix: 'tlsc:' })
+  t.after(() => store.close())
+  await Promise.all(Array.from({ length: 50 }, (_, i) => store.set('s' + i, { cookie: {}, i })))
+  const got = await Promise.all(Array.from({ length: 50 }, (_, i) => store.get('s' + i)))
+  got.forEach((s, i) => assert.strictEqual(s.i, i))
+  assert.strictEqual(await store.length(), 50)
+  assert.strictEqual((await store.all()).length, 50)
+  await store.clear()
+  assert.strictEqual(await store.length(), 0)
+})

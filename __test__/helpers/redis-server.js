@@ -49,14 +49,14 @@ async function freeClusterPort () {
   throw new Error('no free port pair for a cluster node')
 }
 
-async function clusterOk (port) {
-  const r = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8', timeout: 5000 })
+async function clusterOk (port, cliArgs = []) {
+  const r = spawnSync('redis-cli', [...cliArgs, '-p', String(port), 'cluster', 'info'], { encoding: 'utf8', timeout: 5000 })
   return !r.error && /cluster_state:ok/.test(r.stdout)
 }
 
 // A real Redis Cluster of `masters` nodes (no replicas) on free loopback ports, in a temp
 // dir. → { nodes: [server…], ports, stop() }. Each node is a server as startServer gives.
-async function startCluster ({ masters = 3, args = [] } = {}) {
+async function startCluster ({ masters = 3, args = [], tls = null } = {}) {
   const os = require('node:os')
   const fs = require('node:fs')
   const path = require('node:path')
@@ -67,18 +67,24 @@ async function startCluster ({ masters = 3, args = [] } = {}) {
     fs.rmSync(dir, { recursive: true, force: true })
   }
   try {
+    const tlsArgs = tls
+      ? ['--tls-cert-file', tls.serverCert, '--tls-key-file', tls.serverKey, '--tls-ca-cert-file', tls.ca,
+          '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes']
+      : []
+    const cliTls = tls ? ['--tls', '--cacert', tls.ca] : []
     for (let i = 0; i < masters; i++) {
       const port = await freeClusterPort()
       nodes.push(await startServer({
         port,
+        tls: tls ? { cli: cliTls } : null,
         args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-          '--dir', dir, '--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no', ...args]
+          '--dir', dir, '--cluster-node-timeout', '2000', '--cluster-require-full-coverage', 'no', ...tlsArgs, ...args]
       }))
     }
     const ports = nodes.map((n) => n.port)
-    const r = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30000 })
+    const r = spawnSync('redis-cli', [...cliTls, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30000 })
     if (r.status !== 0) throw new Error('redis-cli --cluster create failed: ' + r.stdout + r.stderr)
-    for (const p of ports) await waitFor(() => clusterOk(p), 20000, `cluster_state:ok on ${p}`)
+    for (const p of ports) await waitFor(() => clusterOk(p, cliTls), 20000, `cluster_state:ok on ${p}`)
     return { nodes, ports, stop, dir }
   } catch (err) {
     await stop()
@@ -86,14 +92,20 @@ async function startCluster ({ masters = 3, args = [] } = {}) {
   }
 }
 
-async function startServer ({ port, args = [] } = {}) {
+// `tls: { cli }`: the server speaks only TLS on `port` (its args carry the certificates);
+// `cli` are the redis-cli flags to reach it.
+async function startServer ({ port, args = [], tls = null } = {}) {
   port = port || await freePort()
   const server = { port, child: null }
+  const portArgs = tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]
+  const ready = tls
+    ? () => spawnSync('redis-cli', [...tls.cli, '-p', String(port), 'ping'], { encoding: 'utf8', timeout: 5000 }).stdout.trim() === 'PONG'
+    : () => ping(port)
   server.launch = async () => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' })
+    const child = spawn('redis-server', [...portArgs, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' })
     server.child = child
     server.pid = child.pid
-    await waitFor(() => ping(port), 10000, `redis-server on port ${port}`)
+    await waitFor(ready, 10000, `redis-server on port ${port}`)
     return server
   }
   server.kill = async (signal = 'SIGKILL') => {
@@ -124,7 +136,7 @@ function makeCerts () {
     const r = spawnSync('openssl', args, { encoding: 'utf8', cwd: dir, timeout: 30000 })
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`)
   }
-  fs.writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n')
+  fs.writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n')
   fs.writeFileSync(f('client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n')
   run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=native-session test CA'])
   for (const who of ['server', 'client']) {
