@@ -17,6 +17,8 @@ const NONE: u32 = u32::MAX;
 /// Largest dictionary, so that `dictionary ++ input` positions fit in a u16.
 pub const MAX_DICT: usize = 16 * 1024;
 const CHAIN_DEPTH: usize = 4;
+/// A match this long is taken without looking further.
+const GOOD_MATCH: usize = 32;
 
 /// Text every express-session app stores, the seed of every dictionary.
 pub const SEED: &str = concat!(
@@ -106,10 +108,20 @@ pub fn encode(input: &[u8], dict: &Dict) -> Vec<u8> {
         let mut depth = 0;
         while c != NONE && depth < CHAIN_DEPTH {
             let cu = c as usize;
-            if cu + MIN_MATCH <= dl && word(&dict.bytes, cu) == w {
+            // a candidate can only win if it also matches at the current best length
+            if cu + MIN_MATCH <= dl
+                && word(&dict.bytes, cu) == w
+                && (best.0 == 0
+                    || (cu + best.0 < dl
+                        && i + best.0 < n
+                        && dict.bytes[cu + best.0] == input[i + best.0]))
+            {
                 let l = common(&dict.bytes[cu..], &input[i..]);
                 if l > best.0 {
                     best = (l, cu);
+                    if l >= GOOD_MATCH {
+                        break;
+                    }
                 }
             }
             c = dict.prev[cu];
@@ -129,13 +141,9 @@ pub fn encode(input: &[u8], dict: &Dict) -> Vec<u8> {
             literals(&mut out, &input[lit..i]);
             out.push(0x80 | (len - MIN_MATCH) as u8);
             out.extend_from_slice(&(best.1 as u16).to_le_bytes());
-            let end = i + len;
-            i += 1;
-            while i < end && i + MIN_MATCH <= n {
-                local[hash4(input, i, LOCAL_BITS)] = i as u16;
-                i += 1;
-            }
-            i = end;
+            // positions inside a match are not indexed: cheaper, and the dictionary
+            // already holds what sessions repeat
+            i += len;
             lit = i;
         } else {
             i += 1;
