@@ -16,6 +16,8 @@ use std::ops::Range;
 pub struct Pair {
     pub name: Range<usize>,
     pub value: Range<usize>,
+    /// The value holds a `%` (so the default decoder will try `decodeURIComponent`).
+    pub has_percent: bool,
 }
 
 /// A code unit the parser can scan: UTF-8 bytes of a `str`, or UTF-16 units of a JS string
@@ -151,10 +153,18 @@ impl<T: Unit> Iterator for Pairs<'_, T> {
             }
             start += i + 1;
         };
-        let end = s
-            .get(eq + 1..)
-            .and_then(|rest| T::find2(rest, b';', b';'))
-            .map_or(len, |p| p + eq + 1);
+        let mut has_percent = false;
+        let mut j = eq + 1;
+        let end = loop {
+            match s.get(j..).and_then(|rest| T::find2(rest, b';', b'%')) {
+                None => break len,
+                Some(k) if s[j + k].code() == 0x3B => break j + k,
+                Some(k) => {
+                    has_percent = true; // between '=' and ';' only the value can hold it
+                    j += k + 1;
+                }
+            }
+        };
         let name_start = start_index(s, start, eq);
         let name_end = end_index(s, eq, name_start);
         let mut vs = start_index(s, eq + 1, end);
@@ -175,6 +185,7 @@ impl<T: Unit> Iterator for Pairs<'_, T> {
         Some(Pair {
             name: name_start..name_end,
             value: vs..ve,
+            has_percent,
         })
     }
 }
@@ -678,6 +689,22 @@ mod tests {
                 find2_u16(&vec![0x3D3B; len], b'=' as u16, b';' as u16),
                 None
             );
+        }
+    }
+
+    #[test]
+    fn has_percent_marks_values_with_a_percent() {
+        for h in [
+            "a=%41; b=x",
+            "a = \"%\" ;b=%",
+            "a=1;%=2",
+            "%a=b",
+            "x=y%",
+            "q;%;r=s",
+        ] {
+            for p in pairs(h) {
+                assert_eq!(p.has_percent, h[p.value.clone()].contains('%'), "{h}");
+            }
         }
     }
 

@@ -23,7 +23,7 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 
-use crate::cookie::{self, Priority, SameSite, SerializeOptions};
+use crate::cookie;
 use crate::signature::Keyring;
 
 const OK: sys::napi_status = sys::Status::napi_ok;
@@ -376,7 +376,7 @@ impl Parser {
             rec[2] = p.name.end as i32;
             let value = &header[p.value.clone()];
             let from = self.decoded.len();
-            if value.contains(&0x25) && cookie::decode_utf16(value, &mut self.decoded) {
+            if p.has_percent && cookie::decode_utf16(value, &mut self.decoded) {
                 rec[3] = from as i32;
                 rec[4] = self.decoded.len() as i32;
                 rec[5] = 1;
@@ -476,62 +476,4 @@ pub fn cookie_parser_create(env: Env, out: Int32ArraySlice) -> Result<sys::napi_
             }
         }
     }
-}
-
-/// Flags of [`cookie_serialize`].
-const HTTP_ONLY: u32 = 1;
-const SECURE: u32 = 2;
-const PARTITIONED: u32 = 4;
-const HAS_OPTIONS: u32 = 8;
-const EXPIRES_INVALID: u32 = 16;
-const ENCODED: u32 = 32;
-
-/// cookie@0.7.2 `serialize` with options lib/cookie.js already read and normalized:
-/// `max_age` = Math.floor(maxAge), `expires` = Date#toUTCString(), `priority` 0 absent /
-/// 1 low / 2 medium / 3 high / else invalid, `same_site` 0 absent / 1 strict / 2 lax /
-/// 3 none / else invalid. Errors are plain Errors carrying cookie's message; the JS
-/// wrapper throws them as TypeError.
-#[allow(clippy::too_many_arguments)]
-#[napi(catch_unwind)]
-pub fn cookie_serialize(
-    name: String,
-    value: String,
-    flags: u32,
-    max_age: Option<f64>,
-    domain: Option<String>,
-    path: Option<String>,
-    expires: Option<String>,
-    priority: u32,
-    same_site: u32,
-) -> Result<String> {
-    let opt = SerializeOptions {
-        max_age,
-        domain: domain.as_deref(),
-        path: path.as_deref(),
-        expires: if flags & EXPIRES_INVALID != 0 {
-            Some(Err(()))
-        } else {
-            expires.as_deref().map(Ok)
-        },
-        http_only: flags & HTTP_ONLY != 0,
-        secure: flags & SECURE != 0,
-        partitioned: flags & PARTITIONED != 0,
-        priority: match priority {
-            0 => None,
-            1 => Some(Ok(Priority::Low)),
-            2 => Some(Ok(Priority::Medium)),
-            3 => Some(Ok(Priority::High)),
-            _ => Some(Err(())),
-        },
-        same_site: match same_site {
-            0 => None,
-            1 => Some(Ok(SameSite::Strict)),
-            2 => Some(Ok(SameSite::Lax)),
-            3 => Some(Ok(SameSite::None)),
-            _ => Some(Err(())),
-        },
-    };
-    let opt = (flags & HAS_OPTIONS != 0).then_some(&opt);
-    cookie::serialize(&name, &value, flags & ENCODED != 0, opt)
-        .map_err(|e| Error::new(Status::InvalidArg, e.message()))
 }
