@@ -215,14 +215,15 @@ async function scenarioCounters (port, store, c) {
 }
 
 async function scenarioKeys (port, store, c) {
+  const errors = {}
   const { cookie, sid } = await signIn(port)
   const sock = await openSocket(port, cookie)
   const agent = new http.Agent({ keepAlive: true, maxSockets: c })
   const t0 = process.hrtime.bigint()
   let failed = 0
   await Promise.all([
-    pool(K, c, async (i) => { const r = await request(agent, port, 'POST', `/set?k=h${i}&v=${i}`, cookie); if (r.status !== 200) failed++ }),
-    pool(K, c, async (i) => { const r = await sock.call({ op: 'set', k: 'w' + i, v: i }); if (!r.ok) failed++ })
+    pool(K, c, async (i) => { const r = await request(agent, port, 'POST', `/set?k=h${i}&v=${i}`, cookie); if (r.status !== 200) { failed++; errors[r.body] = (errors[r.body] || 0) + 1 } }),
+    pool(K, c, async (i) => { const r = await sock.call({ op: 'set', k: 'w' + i, v: i }); if (!r.ok) { failed++; errors[r.err] = (errors[r.err] || 0) + 1 } })
   ])
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
   const s = (await storeGet(store, sid)) || {}
@@ -233,6 +234,7 @@ async function scenarioKeys (port, store, c) {
     if (s['h' + i] !== i) rolledBack++
     if (s['w' + i] !== i) rolledBack++
   }
+  if (failed) process.stderr.write(`  (b) failures: ${JSON.stringify(errors)}\n`)
   return { rolledBack, failed, opsPerSec: (2 * K) / secs }
 }
 

@@ -5,6 +5,7 @@
 const { Store } = require('express-session')
 const native = require('./native')
 const { settleSync, expiresAt, codedError } = require('./util')
+const { LocalLocks, Tombstones } = require('./locks')
 
 function checkSid (sid) {
   if (typeof sid !== 'string') {
@@ -50,6 +51,9 @@ class MemoryStore extends Store {
     }
     this.shared = shared
     this._closed = false
+    // concurrent writes (lib/merge.js): destroyed ids for `tombstoneTtl` ms, session locks
+    this._tombs = new Tombstones(numberOption(options, 'tombstoneTtl', 60000, false))
+    this._locks = null
   }
 
   _open () {
@@ -93,6 +97,7 @@ class MemoryStore extends Store {
     return settleSync(() => {
       checkSid(sid)
       native.memDestroy(this._open(), sid)
+      this._tombs.add(sid)
     }, cb)
   }
 
@@ -112,7 +117,7 @@ class MemoryStore extends Store {
   }
 
   clear (cb) {
-    return settleSync(() => { native.memClear(this._open()) }, cb)
+    return settleSync(() => { native.memClear(this._open()); this._tombs.clear() }, cb)
   }
 
   // Releases this store: its sessions and background sweeping go, unless it is a shared
@@ -147,5 +152,50 @@ class MemoryStore extends Store {
     }, cb)
   }
 }
+
+// Concurrent writes (lib/merge.js, README "Concurrent writes"). The native calls are
+// synchronous, so the read and the write below happen with no other JS of this thread in
+// between: atomic for every handle of this thread. (A store `shared` between worker
+// threads keeps tombstones and locks per handle.)
+Object.assign(MemoryStore.prototype, {
+  // Stores `json` if the stored JSON is `expected` (null: if there is no session and the id
+  // was not destroyed lately). → 'ok', 'gone' (destroyed/expired), 'fenced' (`token` no
+  // longer holds the lock) or the stored JSON (a conflict).
+  casJSON (sid, expected, json, session, token, cb) {
+    return settleSync(() => {
+      checkSid(sid)
+      if (typeof json !== 'string') throw codedError('ERR_INVALID_ARG_TYPE', 'json must be a string', TypeError)
+      checkSession(session)
+      const h = this._open()
+      if (token != null && !(this._locks !== null && this._locks.holds(sid, token))) return 'fenced'
+      const cur = native.memGet(h, sid)
+      if (expected == null) {
+        if (cur != null) return cur
+        if (this._tombs.has(sid)) return 'gone'
+      } else {
+        if (cur == null) return 'gone'
+        if (cur !== expected) return cur
+      }
+      native.memSet(h, sid, json, expiresAt(session))
+      return 'ok'
+    }, cb)
+  },
+
+  // cb(err, token): the lock of `sid`, held until unlockSession or `leaseMs`; fails with
+  // ERR_SESSION_LOCK_TIMEOUT after `waitMs`.
+  lockSession (sid, leaseMs, waitMs, cb) {
+    try {
+      checkSid(sid)
+      this._open()
+    } catch (err) { process.nextTick(cb, err); return }
+    if (this._locks === null) this._locks = new LocalLocks()
+    this._locks.lock(sid, leaseMs, waitMs, cb)
+  },
+
+  unlockSession (sid, token, cb) {
+    if (this._locks !== null) this._locks.unlock(sid, token)
+    if (typeof cb === 'function') process.nextTick(cb, null)
+  }
+})
 
 module.exports = { MemoryStore }

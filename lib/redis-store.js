@@ -4,6 +4,7 @@
 // turns sessions into JSON and back, and settles callbacks/Promises. Results come back in
 // batches: the native side wakes this thread once and `drain()` hands over every finished
 // operation (see src/bindings/redis.rs).
+const crypto = require('node:crypto')
 const fs = require('node:fs')
 const { Store } = require('express-session')
 const { settle, expiresAt, codedError } = require('./util')
@@ -102,6 +103,7 @@ class RedisStore extends Store {
     this.disableTTL = opts.disableTtl
     this.disableTouch = opts.disableTouch
     this.commandTimeout = opts.commandTimeout
+    this.tombstoneTtl = positive(options.tombstoneTtl, 'tombstoneTtl', 60000)
     // express-session stops using a store that emits 'disconnect' and then serves requests
     // without a session; by default this store reports outages as errors on each request
     // instead (see README), and emits 'disconnect'/'connect' only when asked to.
@@ -219,6 +221,10 @@ class RedisStore extends Store {
   }
 
   destroy (sid, cb) {
+    if (this.prefix !== '' && typeof sid === 'string') {
+      // with a tombstone (see casJSON below)
+      return settle(this._eval('destroy', [this.prefix + sid, this._tagged(sid, 'tomb')], [String(this.tombstoneTtl)]).then(noValue), cb)
+    }
     return settle(this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }, true).then(noValue), cb)
   }
 
@@ -269,5 +275,98 @@ function parseSession (json, sid) {
   } catch {}
   throw codedError('ERR_REDIS_BAD_DATA', `RedisStore: the stored session ${JSON.stringify(sid)} is not a JSON object`)
 }
+
+// Concurrent writes (lib/merge.js, README "Concurrent writes"): Lua scripts, so each step
+// is atomic in Redis. A session `<prefix><sid>` has two companions in the same cluster slot
+// (the hash tag is the session key): `{<prefix><sid>}:tomb`, set for `tombstoneTtl` ms when
+// it is destroyed, and `{<prefix><sid>}:lock`. Neither matches `SCAN MATCH <prefix>*`, so
+// ids/all/length/clear (ours and connect-redis's) never see them. With an empty prefix
+// there are no tombstones (they would look like sessions).
+const SCRIPTS = {
+  // KEYS: session, tomb, lock. ARGV: sha1 of the expected JSON ('' = expect none), new
+  // JSON, TTL in seconds ('' = none; <= 0 deletes), lock token ('' = none).
+  cas: `local cur = redis.call('GET', KEYS[1])
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 'fenced' end
+if ARGV[1] == '' then
+  if cur then return cur end
+  if redis.call('EXISTS', KEYS[2]) == 1 then return 'gone' end
+else
+  if not cur then return 'gone' end
+  if redis.sha1hex(cur) ~= ARGV[1] then return cur end
+end
+local ttl = tonumber(ARGV[3])
+if ttl == nil then redis.call('SET', KEYS[1], ARGV[2])
+elseif ttl <= 0 then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl) end
+return 'ok'`,
+  // KEYS: session, tomb. ARGV: tombstone ms.
+  destroy: `redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return redis.call('DEL', KEYS[1])`,
+  // KEYS: lock. ARGV: token, lease ms.
+  lock: `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'ok' end
+return 'busy'`,
+  // KEYS: lock. ARGV: token.
+  unlock: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+}
+const SHA = {}
+for (const k of Object.keys(SCRIPTS)) SHA[k] = crypto.createHash('sha1').update(SCRIPTS[k]).digest('hex')
+
+Object.assign(RedisStore.prototype, {
+  _eval (name, keys, args) {
+    return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args))
+  },
+
+  _tagged (sid, what) { return `{${this.prefix}${sid}}:${what}` },
+
+  // The TTL `set` gives (connect-redis's rule), as the cas script's argument.
+  _casTtl (sess) {
+    if (this.disableTTL) return ''
+    const t = this._ttl(sess)
+    if (t !== undefined) return String(Math.ceil(t))
+    const e = expiresAt(sess)
+    return String(e !== undefined ? Math.ceil((e - Date.now()) / 1000) : this.ttl)
+  },
+
+  // Stores `json` if the stored JSON is `expected` (null: if there is none and the id was
+  // not destroyed lately). → 'ok', 'gone', 'fenced' or the stored JSON (a conflict).
+  casJSON (sid, expected, json, sess, token, cb) {
+    let keys, args
+    try {
+      checkSid(sid)
+      if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
+      const sha = expected == null ? '' : crypto.createHash('sha1').update(expected).digest('hex')
+      keys = [this.prefix + sid, this._tagged(sid, 'tomb'), this._tagged(sid, 'lock')]
+      args = [sha, json, this._casTtl(sess), token == null ? '' : String(token)]
+    } catch (err) {
+      return settle(Promise.reject(err), cb)
+    }
+    return settle(this._eval('cas', keys, args), cb)
+  },
+
+  // cb(err, token): the lock of `sid` (SET NX PX), polled until `waitMs`.
+  lockSession (sid, leaseMs, waitMs, cb) {
+    const token = `${process.pid}.${crypto.randomBytes(9).toString('base64url')}`
+    const key = this._tagged(sid, 'lock')
+    const until = Date.now() + waitMs
+    let pause = 2
+    const attempt = () => {
+      this._eval('lock', [key], [token, String(Math.ceil(leaseMs))]).then((r) => {
+        if (r === 'ok') return cb(null, token)
+        if (Date.now() >= until) {
+          return cb(codedError('ERR_SESSION_LOCK_TIMEOUT', `could not lock the session within ${waitMs} ms (another request holds it)`))
+        }
+        setTimeout(attempt, Math.min(pause, Math.max(1, until - Date.now())) * (0.5 + Math.random()))
+        pause = Math.min(pause * 2, 25)
+      }, cb)
+    }
+    try { checkSid(sid) } catch (err) { process.nextTick(cb, err); return }
+    attempt()
+  },
+
+  unlockSession (sid, token, cb) {
+    return settle(this._eval('unlock', [this._tagged(sid, 'lock')], [String(token)]).then(noValue), cb)
+  }
+})
 
 module.exports = { RedisStore }

@@ -15,6 +15,7 @@ const { Keyring } = require('./keyring')
 const { serialize } = require('./cookie')
 const { Session, Cookie, kState, storeGet, createSession } = require('./session/session')
 const { stringifySansCookie, stringifyWithCookie } = require('./session/json')
+const { kNoMerge, kLock } = require('./merge')
 
 // express-session's own small dependencies, resolved from where it is installed.
 const esRequire = createRequire(require.resolve('express-session'))
@@ -97,6 +98,17 @@ function session (options) {
     if (cookieOptions.sameSite === 'auto') req.session.cookie.sameSite = isSecure ? 'none' : 'lax'
   }
 
+  // concurrent writes (README "Concurrent writes"): merge unless `merge: false`; `lock`:
+  // true, or a function of the request saying whether to lock this one
+  const lock = opts.lock || false
+  if (lock !== false && lock !== true && typeof lock !== 'function') throw new TypeError('lock option must be a boolean or a function (req) => boolean')
+  if (lock && typeof store.lockSession !== 'function') {
+    throw new TypeError('lock option needs a store with lockSession (native-session\'s MemoryStore or RedisStore)')
+  }
+  const lockLease = lockMs(opts.lockLease, 'lockLease')
+  const lockWait = lockMs(opts.lockWait, 'lockWait')
+  const noMerge = opts.merge === false
+
   const cfg = {
     store,
     trustProxy,
@@ -140,9 +152,39 @@ function session (options) {
       next()
       return
     }
+    if (noMerge) req[kNoMerge] = true
+    if (lock && (lock === true || lock(req))) {
+      lockAndGet(store, req, res, next, state, lockLease, lockWait)
+      return
+    }
     storeGet(store, req.sessionID, function (err, sess) { state.loaded(err, sess) })
   }
 }
+
+function lockMs (v, name) {
+  if (v == null) return 10000
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new TypeError(`${name} option must be a positive number of milliseconds`)
+  return v
+}
+
+// `lock`: the session's lock first (released when the response is over), then the load;
+// a loaded session carries the token, which the store checks when it saves (fencing).
+function lockAndGet (store, req, res, next, state, lease, wait) {
+  const sid = req.sessionID
+  store.lockSession(sid, lease, wait, function (err, token) {
+    if (err) { next(err); return }
+    let released = false
+    const release = () => { if (!released) { released = true; store.unlockSession(sid, token, noop) } }
+    res.once('close', release)
+    storeGet(store, sid, function (err, sess) {
+      if (sess) sess[kLock] = token
+      else release()
+      state.loaded(err, sess)
+    })
+  })
+}
+
+function noop () {}
 
 // One request's session bookkeeping: express-session's per-request closure state, with its
 // originalHash/savedHash held as the cookie-less JSON strings themselves.

@@ -18,7 +18,8 @@ const THIRTY_DAYS = 30 * 24 * 60 * 60 * 1000
 // express-session's cookie options, as flat keys of sessions.options.
 const COOKIE_KEYS = ['maxAge', 'path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'priority']
 // express-session's other options.
-const SESSION_KEYS = ['name', 'secret', 'rolling', 'resave', 'saveUninitialized', 'proxy', 'unset', 'genid']
+const SESSION_KEYS = ['name', 'secret', 'rolling', 'resave', 'saveUninitialized', 'proxy', 'unset', 'genid',
+  'merge', 'lock', 'lockLease', 'lockWait']
 const KEYS = new Set([...SESSION_KEYS, ...COOKIE_KEYS])
 
 const STORES = {
@@ -146,7 +147,7 @@ function createSessions (initial) {
       throw new TypeError('sessions.socket(upgradeReq): expected the HTTP upgrade request (the second argument of ws\'s "connection" event)')
     }
     const err = lock()
-    return new SessionSocket({ get store () { return state.store } }, err ? undefined : sessionId(upgradeReq), err)
+    return new SessionSocket({ get store () { return state.store }, options: values }, err ? undefined : sessionId(upgradeReq), err)
   }
 
   async function load (req) {

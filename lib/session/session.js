@@ -13,6 +13,7 @@ const ExpressStore = require('express-session').Store
 const Cookie = require('express-session').Cookie
 
 const kState = Symbol('native-session.request')
+const { kLoaded, kLock, mergeSave, merging } = require('../merge')
 const noop = () => {}
 
 // Runs `op(callback)`: with a user callback, returns `self`; without, a Promise.
@@ -41,6 +42,7 @@ function storeGet (store, sid, cb) {
       } catch (e) {
         return cb(e)
       }
+      if (sess !== null && typeof sess === 'object') sess[kLoaded] = json // what a merging save diffs against
       cb(null, sess)
     })
   } else {
@@ -59,6 +61,8 @@ function createSession (store, req, sess) {
   if (typeof expires === 'string') sess.cookie.expires = new Date(expires)
   sess.cookie.originalMaxAge = originalMaxAge
   req.session = new Session(req, sess)
+  if (sess[kLoaded] !== undefined) req.session[kLoaded] = sess[kLoaded]
+  if (sess[kLock] !== undefined) req.session[kLock] = sess[kLock]
   return req.session
 }
 
@@ -68,8 +72,13 @@ class Session extends ExpressSession {
     const state = req[kState]
     const json = state !== undefined ? state.saving(this) : undefined
     const store = req.sessionStore
+    // the automatic save at the end of a response skips a destroyed session quietly
+    const auto = state !== undefined && state.ending === true
     return run(this, fn, (cb) => {
-      if (typeof store.setJSON === 'function') {
+      if (merging(store, req)) {
+        mergeSave(store, this, json !== undefined ? json : JSON.stringify(this),
+          auto ? (err) => cb(err && err.code === 'ERR_SESSION_GONE' ? null : err) : cb)
+      } else if (typeof store.setJSON === 'function') {
         store.setJSON(this.id, json !== undefined ? json : JSON.stringify(this), this, cb)
       } else {
         store.set(this.id, this, cb)
@@ -86,6 +95,7 @@ class Session extends ExpressSession {
         if (err) return cb(err)
         if (!sess) return cb(new Error('failed to load session'))
         createSession(store, req, sess)
+        if (this[kLock] !== undefined) req.session[kLock] = this[kLock]
         if (state !== undefined && req.session !== this && state.follows(this)) state.follow(req.session)
         cb()
       })

@@ -5,6 +5,7 @@
 // Session semantics plus Promises.
 const { Session, Cookie, storeGet } = require('../session/session')
 const { expiresAt, codedError } = require('../util')
+const { kLoaded, kStored, kLock, kNoMerge, mergeSave, merging } = require('../merge')
 
 const noop = () => {}
 
@@ -58,14 +59,31 @@ class RpcSession extends Session {
   constructor (req, data) {
     super(req, null)
     fill(this, data)
+    if (data[kLoaded] !== undefined) this[kLoaded] = data[kLoaded]
+    if (data[kLock] !== undefined) this[kLock] = data[kLock]
   }
 
+  // Merges (README "Concurrent writes") on our stores: rejects with ERR_SESSION_GONE when
+  // the session was destroyed since it was loaded. Releases the session's lock, if held.
   save (fn) {
     const store = this.req.sessionStore
     return run(this, fn, (done) => {
-      if (typeof store.setJSON === 'function') store.setJSON(this.id, JSON.stringify(this), this, done)
-      else store.set(this.id, this, done)
+      if (merging(store, this.req)) mergeSave(store, this, JSON.stringify(this), (err) => this.#unlock(() => done(err)))
+      else if (typeof store.setJSON === 'function') store.setJSON(this.id, JSON.stringify(this), this, (err) => this.#unlock(() => done(err)))
+      else store.set(this.id, this, (err) => this.#unlock(() => done(err)))
     }, () => this)
+  }
+
+  // With `lock`: gives the session's lock back without saving (a handler that only reads).
+  release (fn) {
+    return run(this, fn, (done) => this.#unlock(done))
+  }
+
+  #unlock (cb) {
+    const token = this[kLock]
+    if (token === undefined) return cb()
+    this[kLock] = undefined
+    this.req.sessionStore.unlockSession(this.id, token, () => cb())
   }
 
   // Reloads in place: `req.session` stays this same object, now holding the stored data.
@@ -75,6 +93,8 @@ class RpcSession extends Session {
       if (!data) return done(new Error('failed to load session'))
       for (const key of Object.keys(this)) delete this[key]
       fill(this, data)
+      this[kLoaded] = data[kLoaded]
+      this[kStored] = undefined
       this.req.session = this
       done()
     }), () => this)
@@ -82,7 +102,7 @@ class RpcSession extends Session {
 
   destroy (fn) {
     this.req.session = undefined
-    return run(this, fn, (done) => this.req.sessionStore.destroy(this.id, done))
+    return run(this, fn, (done) => this.req.sessionStore.destroy(this.id, (err) => this.#unlock(() => done(err))))
   }
 
   // express-session's touch() only resets the maxAge, because the end of the HTTP response
@@ -116,6 +136,8 @@ class RpcRequest {
   constructor (socket) {
     this.#socket = socket
     this.sessionId = socket.sessionId
+    const o = socket.options
+    if (o && o.merge === false) this[kNoMerge] = true
   }
 
   get sessionID () { return this.sessionId }
@@ -140,7 +162,7 @@ class RpcRequest {
     }
     const n = ++this.#loads
     this.#session = NOT_LOADED
-    const load = (cb) => this.#socket.read((err, data) => {
+    const load = (cb) => this.#socket.read(this.#socket.lockFor(), (err, data) => {
       const session = err ? undefined : new RpcSession(this, data)
       if (n === this.#loads) this.#session = session
       cb(err, session)
@@ -168,17 +190,38 @@ class SessionSocket {
   }
 
   get store () { return this.#ctx.store }
+  get options () { return this.#ctx.options }
+
+  // The lock settings of an RPC's load: undefined, or { lease, wait } with `lock: true`.
+  lockFor () {
+    const o = this.#ctx.options
+    if (!o || o.lock !== true) return undefined
+    return { lease: o.lockLease || 10000, wait: o.lockWait || 10000 }
+  }
 
   request () { return new RpcRequest(this) }
 
   // cb(err, data): the stored session data of this socket, or an error saying why there
   // is none (ERR_SESSION_ANONYMOUS, ERR_SESSION_NOT_FOUND, or a configuration error).
-  read (cb) {
+  read (lock, cb) {
+    if (typeof lock === 'function') { cb = lock; lock = undefined }
     if (this.error) return process.nextTick(cb, this.error)
     if (!this.sessionId) {
       return process.nextTick(cb, codedError('ERR_SESSION_ANONYMOUS',
         'this websocket has no session: its upgrade request carried no valid signed session cookie. ' +
         'Load a page over HTTP (sessions.http()) first, and open the websocket from the same site so the browser sends the cookie'))
+    }
+    if (lock !== undefined && typeof this.store.lockSession === 'function') {
+      const store = this.store
+      const sid = this.sessionId
+      return store.lockSession(sid, lock.lease, lock.wait, (err, token) => {
+        if (err) return cb(err)
+        this.read((err, data) => {
+          if (err) store.unlockSession(sid, token, noop)
+          else data[kLock] = token
+          cb(err, data)
+        })
+      })
     }
     fetch(this.store, this.sessionId, (err, data) => {
       if (err) return cb(err)
@@ -195,6 +238,7 @@ class SessionSocket {
     return new Promise((resolve, reject) => this.read((err, data) => {
       if (!err) {
         const holder = { sessionID: this.sessionId, sessionStore: this.store, session: undefined }
+        if (this.options && this.options.merge === false) holder[kNoMerge] = true
         holder.session = new RpcSession(holder, data)
         return resolve(holder.session)
       }

@@ -337,6 +337,17 @@ impl NativeRedisStore {
         self.spawn(id, async move { s.ping().await }, |()| Payload::Nothing);
     }
 
+    /// Runs a Lua script (EVALSHA, EVAL on NOSCRIPT); the reply as a string or null.
+    #[napi(catch_unwind)]
+    pub fn eval(&self, id: u32, sha: String, script: String, keys: Vec<String>, args: Vec<String>) {
+        let s = self.store.clone();
+        self.spawn(
+            id,
+            async move { s.eval(sha, script, keys, args).await },
+            Payload::Json,
+        );
+    }
+
     /// Releases the connection; operations still in flight finish or fail.
     #[napi(catch_unwind)]
     pub fn close(&self) {

@@ -608,6 +608,32 @@ impl RedisStore {
             .await
     }
 
+    /// Runs a Lua script (EVALSHA, then EVAL when Redis does not have it yet) and gives its
+    /// reply as text: nil → None, integers as decimal. Used by the concurrent-write
+    /// primitives of lib/redis-store.js (compare-and-set, tombstones, locks).
+    pub async fn eval(
+        &self,
+        sha: String,
+        script: String,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> StoreResult<Option<String>> {
+        self.run(|mut c| async move {
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(&sha).arg(keys.len()).arg(&keys).arg(&args);
+            let v = match query(&mut c, &cmd).await {
+                Err(e) if e.message.to_ascii_lowercase().contains("noscript") => {
+                    let mut cmd = redis::cmd("EVAL");
+                    cmd.arg(&script).arg(keys.len()).arg(&keys).arg(&args);
+                    query(&mut c, &cmd).await?
+                }
+                r => r?,
+            };
+            script_reply(v)
+        })
+        .await
+    }
+
     /// The stored JSON of `sid` if the session is alive.
     pub async fn get(&self, sid: &str) -> StoreResult<Found> {
         let key = self.key(sid);
@@ -1063,6 +1089,23 @@ impl RedisStore {
 
     pub fn is_closed(&self) -> bool {
         self.0.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A script's reply as text (see `RedisStore::eval`).
+fn script_reply(v: Value) -> StoreResult<Option<String>> {
+    match v {
+        Value::Nil => Ok(None),
+        Value::Okay => Ok(Some("OK".into())),
+        Value::Int(i) => Ok(Some(i.to_string())),
+        Value::SimpleString(s) => Ok(Some(s)),
+        Value::BulkString(b) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| StoreError::new(ERR_BAD_DATA, "script reply is not valid UTF-8")),
+        other => Err(StoreError::new(
+            ERR_BAD_DATA,
+            format!("unexpected script reply: {other:?}"),
+        )),
     }
 }
 

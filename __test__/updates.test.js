@@ -1,0 +1,300 @@
+'use strict'
+// Concurrent writes to one session (README "Concurrent writes"): merge of changed keys,
+// destroy wins (tombstones), locks with lease and fencing, on both stores.
+const test = require('node:test')
+const assert = require('node:assert')
+const http = require('node:http')
+const { once } = require('node:events')
+const { MemoryStore, RedisStore, createSessions } = require('..')
+const { changedKeys, applyKeys } = require('../lib/merge')
+const { redisOrSkip, REDIS_PORT } = require('./helpers/redis')
+
+const DAY = 24 * 3600 * 1000
+const cookie = () => ({ originalMaxAge: DAY, expires: new Date(Date.now() + DAY).toISOString(), httpOnly: true, path: '/' })
+
+test('changedKeys and applyKeys: added, changed, deleted; Dates and nested objects byte-exact', () => {
+  const base = { cookie: cookie(), a: 1, b: { x: [1, 2] }, c: 'keep', d: '2020-01-01T00:00:00.000Z', gone: true }
+  const sess = JSON.parse(JSON.stringify(base))
+  sess.a = 2 // changed
+  sess.b = { x: [1, 2] } // same JSON: unchanged
+  sess.d = new Date('2020-01-01T00:00:00.000Z') // a Date with the same JSON: unchanged
+  sess.e = { nested: { when: new Date(0), list: [] } } // added
+  delete sess.gone // deleted
+  sess.u = undefined // not in JSON: not added
+  const keys = changedKeys(base, sess).sort()
+  assert.deepStrictEqual(keys, ['a', 'cookie', 'e', 'gone'])
+  // another writer changed c and added z meanwhile
+  const current = { ...base, c: 'theirs', z: [1, { y: null }], cookie: { ...base.cookie, path: '/x' } }
+  const merged = applyKeys(JSON.stringify(current), sess, keys)
+  const want = { ...current, a: 2, e: sess.e, cookie: sess.cookie }
+  delete want.gone
+  assert.strictEqual(merged, JSON.stringify(want))
+  assert.deepStrictEqual(JSON.parse(merged).e, { nested: { when: '1970-01-01T00:00:00.000Z', list: [] } })
+  // __proto__ as a session key stays data
+  const p = JSON.parse('{"__proto__":{"x":1}}')
+  const out = applyKeys('{"a":1}', p, ['__proto__'])
+  assert.strictEqual(out, '{"a":1,"__proto__":{"x":1}}')
+  assert.throws(() => applyKeys('[1]', sess, ['a']), { code: 'ERR_SESSION_BAD_DATA' })
+})
+
+// the store primitives, on both stores
+async function primitives (store, sid) {
+  const s1 = { cookie: cookie(), n: 1 }
+  const j1 = JSON.stringify(s1)
+  assert.strictEqual(await store.casJSON(sid, null, j1, s1), 'ok')
+  assert.strictEqual(await store.getJSON(sid), j1)
+  // expected none, but there is one: the current JSON comes back
+  assert.strictEqual(await store.casJSON(sid, null, '{}', s1), j1)
+  // wrong expectation: conflict, nothing written
+  const s2 = { cookie: cookie(), n: 2 }
+  assert.strictEqual(await store.casJSON(sid, '{"cookie":{}}', JSON.stringify(s2), s2), j1)
+  assert.strictEqual(await store.getJSON(sid), j1)
+  assert.strictEqual(await store.casJSON(sid, j1, JSON.stringify(s2), s2), 'ok')
+  assert.strictEqual(await store.getJSON(sid), JSON.stringify(s2))
+  // destroyed: gone for a loaded session, and (tombstone) for a new one too
+  await store.destroy(sid)
+  assert.strictEqual(await store.casJSON(sid, JSON.stringify(s2), j1, s1), 'gone')
+  assert.strictEqual(await store.casJSON(sid, null, j1, s1), 'gone')
+  assert.strictEqual(await store.getJSON(sid) ?? null, null)
+  // the plain store contract is unchanged: set after destroy stores (express-session's stores do)
+  await store.set(sid, s1)
+  assert.deepStrictEqual((await store.get(sid)).n, 1)
+  await store.destroy(sid)
+}
+
+async function locks (store, sid) {
+  const lock = (lease, wait) => new Promise((resolve, reject) => store.lockSession(sid, lease, wait, (e, t) => e ? reject(e) : resolve(t)))
+  const t1 = await lock(150, 1000)
+  // held: a short wait times out with a stable code
+  await assert.rejects(lock(1000, 30), { code: 'ERR_SESSION_LOCK_TIMEOUT' })
+  // the lease runs out: a waiter gets it, and the first holder is fenced off
+  const t2 = await lock(5000, 5000)
+  assert.notStrictEqual(t1, t2)
+  const s = { cookie: cookie(), n: 1 }
+  assert.strictEqual(await store.casJSON(sid, null, JSON.stringify(s), s, t1), 'fenced')
+  assert.strictEqual(await store.getJSON(sid) ?? null, null)
+  assert.strictEqual(await store.casJSON(sid, null, JSON.stringify(s), s, t2), 'ok')
+  // unlock by a stale token does nothing; by the holder frees it
+  await new Promise((resolve) => store.unlockSession(sid, t1, resolve))
+  await assert.rejects(lock(1000, 30), { code: 'ERR_SESSION_LOCK_TIMEOUT' })
+  await new Promise((resolve) => store.unlockSession(sid, t2, resolve))
+  const t3 = await lock(1000, 100)
+  await new Promise((resolve) => store.unlockSession(sid, t3, resolve))
+  await store.destroy(sid)
+}
+
+test('MemoryStore: compare-and-set, tombstones, locks', async () => {
+  const store = new MemoryStore()
+  await primitives(store, 'm1')
+  await locks(store, 'm2')
+  await store.close()
+})
+
+test('RedisStore: compare-and-set, tombstones, locks; connect-redis reads merged sessions and sees no tombstones', async (t) => {
+  if (!await redisOrSkip(t)) return
+  const prefix = `test:updates:${Math.random().toString(36).slice(2)}:`
+  const store = new RedisStore({ port: REDIS_PORT, prefix, tombstoneTtl: 5000 })
+  const client = require('redis').createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
+  await client.connect()
+  try {
+    await primitives(store, 'r1')
+    await locks(store, 'r2')
+    // a merged session, read by connect-redis
+    const theirs = new (require('connect-redis').RedisStore)({ client, prefix })
+    const sess = { cookie: cookie(), when: new Date(0), list: [], nested: { a: [1, { b: 2 }] }, big: 1e21, neg: -0.5 }
+    assert.strictEqual(await store.casJSON('r3', null, JSON.stringify(sess), sess), 'ok')
+    const loaded = await store.getJSON('r3')
+    sess.more = 'x'
+    const current = JSON.parse(loaded)
+    current.other = 'them'
+    await store.setJSON('r3', JSON.stringify(current), current)
+    // expecting what we loaded: a conflict, which hands back the current JSON
+    assert.strictEqual(await store.casJSON('r3', loaded, '{}', sess), JSON.stringify(current))
+    const merged = await store.casJSON('r3', JSON.stringify(current), applyKeys(JSON.stringify(current), sess, changedKeys(JSON.parse(loaded), sess)), sess)
+    assert.strictEqual(merged, 'ok')
+    const got = await new Promise((resolve, reject) => theirs.get('r3', (e, s) => e ? reject(e) : resolve(s)))
+    assert.deepStrictEqual(got, JSON.parse(JSON.stringify({ ...current, ...sess })))
+    assert.strictEqual(await client.get(prefix + 'r3'), JSON.stringify({ ...current, more: 'x' }))
+    // tombstones (of r1, r2) never look like sessions
+    await store.destroy('r3')
+    assert.strictEqual(await client.exists(`{${prefix}r3}:tomb`), 1)
+    assert.deepStrictEqual(await new Promise((resolve, reject) => theirs.ids((e, v) => e ? reject(e) : resolve(v))), [])
+    assert.deepStrictEqual(await store.ids(), [])
+    assert.strictEqual(await store.length(), 0)
+  } finally {
+    const keys = await client.keys(`{${prefix}*`)
+    if (keys.length) await client.del(keys)
+    await store.clear()
+    await store.close()
+    await client.quit()
+  }
+})
+
+// createSessions() end to end: a session signed in over HTTP, then written by HTTP routes
+// and by sessions.load() (the websocket side's Session) concurrently.
+async function endToEnd (t, storeKind) {
+  const prefix = `test:updates:${Math.random().toString(36).slice(2)}:`
+  const sessions = createSessions({ secret: 'updates test' })
+  const store = storeKind === 'redis' ? sessions.store.use('redis', { port: REDIS_PORT, prefix }) : sessions.store.use('memory')
+  let gate
+  const app = require('express')()
+  app.use(sessions.http())
+  app.get('/login', (req, res) => { req.session.user = 'ada'; res.end(req.sessionID) })
+  app.get('/slow', async (req, res) => {
+    req.session.http = 'h'
+    await new Promise((resolve) => { gate = resolve })
+    res.end('ok')
+  })
+  app.use((err, req, res, next) => { res.statusCode = 500; res.end(err.code || err.message) })
+  const server = http.createServer(app).listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = server.address().port
+  const get = (path, headers) => new Promise((resolve, reject) => http.get({ port, path, headers }, (res) => {
+    let body = ''
+    res.on('data', (d) => { body += d })
+    res.on('end', () => resolve({ res, body }))
+  }).on('error', reject))
+  try {
+    const login = await get('/login')
+    const cookieHeader = login.res.headers['set-cookie'][0].split(';')[0]
+    const sid = login.body
+    const upgrade = { headers: { cookie: cookieHeader } }
+
+    // two RPCs and one HTTP request load the session, each changes its own key
+    const a = await sessions.load(upgrade)
+    const b = await sessions.load(upgrade)
+    const slow = get('/slow', { cookie: cookieHeader })
+    await waitFor(() => gate)
+    a.a = 1
+    b.b = { when: new Date(0) }
+    delete b.user
+    await a.save()
+    await b.save()
+    gate()
+    assert.strictEqual((await slow).body, 'ok')
+    const s = await store.get(sid)
+    assert.strictEqual(s.a, 1)
+    assert.strictEqual(s.b.when, '1970-01-01T00:00:00.000Z')
+    assert.strictEqual(s.http, 'h')
+    assert.strictEqual(s.user, undefined, 'a deletion is a change too')
+    assert.strictEqual(s.cookie.httpOnly, true)
+
+    // destroy wins: over a websocket-side save (an error), and over the end of an HTTP response (skipped)
+    const c = await sessions.load(upgrade)
+    gate = undefined
+    const slow2 = get('/slow', { cookie: cookieHeader })
+    await waitFor(() => gate)
+    const d = await sessions.load(upgrade)
+    await d.destroy()
+    c.late = true
+    await assert.rejects(c.save(), { code: 'ERR_SESSION_GONE' })
+    gate()
+    const r = await slow2
+    assert.strictEqual(r.res.statusCode, 200)
+    assert.strictEqual(await store.get(sid) ?? null, null, 'not resurrected')
+  } finally {
+    server.closeAllConnections()
+    server.close()
+    await store.clear()
+    await store.close()
+  }
+}
+
+async function waitFor (f) {
+  for (let i = 0; i < 1000 && !f(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  assert.ok(f(), 'timed out waiting')
+}
+
+test('createSessions() on memory: concurrent HTTP and websocket-side saves merge; destroy wins', (t) => endToEnd(t, 'memory'))
+test('createSessions() on Redis: concurrent HTTP and websocket-side saves merge; destroy wins', async (t) => {
+  if (!await redisOrSkip(t)) return
+  await endToEnd(t, 'redis')
+})
+
+// lock: true serializes read-modify-write across HTTP and the websocket side
+async function lockedCounters (t, storeKind) {
+  const prefix = `test:updates:${Math.random().toString(36).slice(2)}:`
+  const sessions = createSessions({ secret: 'updates test', lock: true, lockWait: 20000 })
+  const store = storeKind === 'redis' ? sessions.store.use('redis', { port: REDIS_PORT, prefix }) : sessions.store.use('memory')
+  const app = require('express')()
+  app.use(sessions.http())
+  app.get('/login', (req, res) => { req.session.n = 0; res.end(req.sessionID) })
+  app.get('/inc', async (req, res) => {
+    const n = req.session.n
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    req.session.n = n + 1
+    res.end('ok')
+  })
+  app.get('/read', (req, res) => res.end(String(req.session.n)))
+  const server = http.createServer(app).listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = server.address().port
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
+  const get = (path, headers) => new Promise((resolve, reject) => http.get({ port, path, headers, agent }, (res) => {
+    let body = ''
+    res.on('data', (d) => { body += d })
+    res.on('end', () => resolve({ res, body }))
+  }).on('error', reject))
+  try {
+    const login = await get('/login')
+    const cookieHeader = login.res.headers['set-cookie'][0].split(';')[0]
+    const socket = sessions.socket({ headers: { cookie: cookieHeader } })
+    const N = 40
+    const rpc = async () => {
+      const req = socket.request()
+      const s = await req.use('session')
+      const n = s.n
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      s.n = n + 1
+      await s.save()
+    }
+    const reads = async () => {
+      const req = socket.request()
+      const s = await req.use('session')
+      await s.release()
+    }
+    await Promise.all([
+      ...Array.from({ length: N }, () => get('/inc', { cookie: cookieHeader })),
+      ...Array.from({ length: N }, rpc),
+      ...Array.from({ length: 5 }, reads),
+      ...Array.from({ length: 5 }, () => get('/read', { cookie: cookieHeader }))
+    ])
+    assert.strictEqual((await store.get(login.body)).n, 2 * N)
+  } finally {
+    agent.destroy()
+    server.closeAllConnections()
+    server.close()
+    await store.clear()
+    await store.close()
+  }
+}
+
+test('lock: true on memory: no lost increments across HTTP and the websocket side', (t) => lockedCounters(t, 'memory'))
+test('lock: true on Redis: no lost increments across HTTP and the websocket side', async (t) => {
+  if (!await redisOrSkip(t)) return
+  await lockedCounters(t, 'redis')
+})
+
+test('options: lock needs a store that locks; merge: false writes blindly', async () => {
+  const { session } = require('..')
+  assert.throws(() => session({ secret: 's', resave: false, saveUninitialized: false, lock: true, store: new (require('express-session').MemoryStore)() }), TypeError)
+  assert.throws(() => session({ secret: 's', resave: false, saveUninitialized: false, lock: 'yes' }), TypeError)
+  assert.throws(() => session({ secret: 's', resave: false, saveUninitialized: false, lock: true, lockWait: -1 }), TypeError)
+  const sessions = createSessions({ secret: 's', merge: false })
+  const store = sessions.store.use('memory')
+  const s = { cookie: cookie(), user: 'ada' }
+  await store.set('x', s)
+  sessions.http() // fixes the options
+  const upgrade = { headers: { cookie: 'connect.sid=' + encodeURIComponent('s:' + require('cookie-signature').sign('x', 's')) } }
+  const a = await sessions.load(upgrade)
+  const b = await sessions.load(upgrade)
+  sessions.socket(upgrade) // same options
+  a.a = 1
+  b.b = 2
+  await a.save()
+  await b.save()
+  const got = await store.get('x')
+  assert.strictEqual(got.a, undefined, 'merge: false: the last save overwrites')
+  assert.strictEqual(got.b, 2)
+  await store.close()
+})

@@ -1,0 +1,118 @@
+'use strict'
+// Concurrent writes to one session (README "Concurrent writes"): HTTP requests and
+// websocket RPCs load a session, work, and save it; a blind overwrite loses whatever the
+// others saved meanwhile. Here a save writes only the top-level keys this handler changed
+// since the load, onto the session as it is in the store now:
+//   1. compare-and-set: "store `json` if the stored JSON is still the one we loaded";
+//   2. on a conflict, take the stored JSON, apply our changed keys (set or delete) onto it,
+//      JSON.stringify it (so the bytes are exactly what JSON.stringify of the merged
+//      session gives) and compare-and-set again, a bounded number of times.
+// A session that was loaded and is gone at save time (destroyed: logout) is never written
+// back; a destroyed id also leaves a short-lived tombstone so that a save of a session
+// that never existed in the store (a new one) cannot re-create it either.
+// Stores offer `casJSON(sid, expected, json, session, token, cb)` → 'ok' | 'gone' |
+// 'fenced' | the current JSON (a conflict), and optionally lockSession/unlockSession.
+const { codedError } = require('./util')
+
+const kLoaded = Symbol('native-session.loaded') // the JSON the session was loaded from
+const kStored = Symbol('native-session.stored') // the JSON this session last stored
+const kLock = Symbol('native-session.lock') // the lock token it holds, if any
+const kNoMerge = Symbol('native-session.noMerge') // on a request: `merge: false`
+
+// Each round of compare-and-set lets at least one contender through, so a save retries until
+// it is through, up to MAX_TRIES; past a few tries, with a short random pause (at most
+// 25 ms) so that a crowd of writers on one session does not spin.
+const MAX_TRIES = 200
+
+// The top-level keys of `sess` that differ from `base` (a parsed object): added,
+// changed or deleted, compared by their JSON. `cookie` always counts as ours (it carries
+// the expiry this save sets, as every store's set does).
+function changedKeys (base, sess) {
+  const out = []
+  for (const k of Object.keys(sess)) {
+    if (k === 'cookie') { out.push(k); continue }
+    const v = sess[k]
+    // primitives compare as they are (what JSON.parse gave back, unless changed)
+    if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
+      if (!Object.hasOwn(base, k) || base[k] !== v) out.push(k)
+      continue
+    }
+    const now = JSON.stringify(v)
+    if (now === undefined) {
+      if (Object.hasOwn(base, k)) out.push(k)
+    } else if (!Object.hasOwn(base, k) || JSON.stringify(base[k]) !== now) {
+      out.push(k)
+    }
+  }
+  for (const k of Object.keys(base)) if (!Object.hasOwn(sess, k)) out.push(k)
+  return out
+}
+
+// `current` (stored JSON) with the keys of `sess` listed in `keys` applied: the JSON.
+function applyKeys (current, sess, keys) {
+  const obj = JSON.parse(current)
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw codedError('ERR_SESSION_BAD_DATA', 'the stored session is not a JSON object')
+  }
+  for (const k of keys) {
+    const present = Object.hasOwn(sess, k) && JSON.stringify(sess[k]) !== undefined
+    if (!present) delete obj[k]
+    else if (k === '__proto__') Object.defineProperty(obj, k, { value: sess[k], enumerable: true, writable: true, configurable: true })
+    else obj[k] = sess[k]
+  }
+  return JSON.stringify(obj)
+}
+
+function goneError (sid) {
+  return codedError('ERR_SESSION_GONE',
+    'the session was destroyed (or expired) after it was loaded; it is not written back')
+}
+
+// Saves `sess` (whose full JSON is `json`) by merging; cb(err). `cb` gets ERR_SESSION_GONE
+// when the session is destroyed, ERR_SESSION_LOCK_LOST when a lock it held expired and
+// someone else took it, ERR_SESSION_CONFLICT after MAX_TRIES conflicts in a row.
+function mergeSave (store, sess, json, cb) {
+  const sid = sess.id
+  const loaded = sess[kLoaded]
+  const token = sess[kLock]
+  let expected = sess[kStored] !== undefined ? sess[kStored] : (loaded !== undefined ? loaded : null)
+  // the fast path: nobody else wrote since we loaded, the whole session is the result
+  let next = expected === null || expected === loaded ? json : null
+  let keys = null
+  let tries = 0
+  const attempt = () => {
+    try {
+      if (next === null) {
+        if (keys === null) keys = changedKeys(loaded !== undefined ? JSON.parse(loaded) : {}, sess)
+        next = applyKeys(expected, sess, keys)
+      }
+    } catch (err) {
+      return cb(err)
+    }
+    store.casJSON(sid, expected, next, sess, token, (err, r) => {
+      if (err) return cb(err)
+      if (r === 'ok') { sess[kStored] = next; return cb(null) }
+      if (r === 'gone') return cb(goneError(sid))
+      if (r === 'fenced') {
+        return cb(codedError('ERR_SESSION_LOCK_LOST',
+          'the session lock expired (its lease ran out) and another request took it; this save is refused'))
+      }
+      if (typeof r !== 'string') return cb(codedError('ERR_SESSION_BAD_DATA', 'unexpected compare-and-set reply'))
+      if (++tries >= MAX_TRIES) {
+        return cb(codedError('ERR_SESSION_CONFLICT', `the session kept changing under this save (${MAX_TRIES} tries)`))
+      }
+      expected = r
+      next = null
+      if (tries < 4) attempt()
+      else setTimeout(attempt, Math.random() * Math.min(2 ** (tries - 3), 25))
+    })
+  }
+  attempt()
+}
+
+// Whether saves of sessions of `req` merge through `store`.
+function merging (store, req) {
+  return typeof store.casJSON === 'function' && !(req && req[kNoMerge])
+}
+
+module.exports = { kLoaded, kStored, kLock, kNoMerge, changedKeys, applyKeys, mergeSave, merging }
