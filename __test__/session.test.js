@@ -78,7 +78,7 @@ if (typeof NativeRedisStore === 'function') {
 
 // Counts the store calls by kind (read: get/getJSON, write: set/setJSON, touch, destroy).
 function instrument (store, counts) {
-  for (const [kind, methods] of [['read', ['get', 'getJSON']], ['write', ['set', 'setJSON']], ['touch', ['touch']], ['destroy', ['destroy']]]) {
+  for (const [kind, methods] of [['read', ['get', 'getJSON']], ['write', ['set', 'setJSON', 'casJSON']], ['touch', ['touch']], ['destroy', ['destroy']]]) {
     for (const m of methods) {
       if (typeof store[m] !== 'function') continue
       const orig = store[m]
@@ -329,7 +329,7 @@ scenario('store errors: ENOENT is not found, other errors go to next(err)', asyn
   const c = pair((await app.get('/inc')).setCookie)
   // the next call of store[method] (or of its JSON twin, whichever comes) fails once
   const fail = (method, code) => {
-    const keys = [method, method + 'JSON'].filter((k) => typeof h.store[k] === 'function')
+    const keys = [method, method + 'JSON', method === 'set' ? 'casJSON' : ''].filter((k) => typeof h.store[k] === 'function')
     const origs = keys.map((k) => h.store[k])
     const err = Object.assign(new Error(`${method} failed`), { code })
     for (const k of keys) {
