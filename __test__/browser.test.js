@@ -13,7 +13,7 @@ const { redisOrSkip, REDIS_PORT } = require('./helpers/redis')
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = path.join(__dirname, 'artifacts')
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
   '--no-first-run', '--disable-component-update', '--disable-sync']
 
 function chromiumOrSkip (t) {
