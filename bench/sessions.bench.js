@@ -240,7 +240,8 @@ async function main () {
     ['redis', 'native-redis', 'es-connect-redis', 'express-session + connect-redis']
   ]
   const names = ['native-memory', 'es-memory', 'es-memorystore', ...(haveRedis ? ['native-redis', 'es-connect-redis'] : [])]
-  for (const connections of [10, 100]) {
+  const only = process.env.BENCH_ONLY // 'http' or 'ws': one half only
+  for (const connections of only === 'ws' ? [] : [10, 100]) {
     const best = await compare(names, (port, seconds) => httpRun(port, connections, seconds))
     for (const [kind, ours, theirs, label] of pairs) {
       const what = `HTTP, ${connections} connections, ${kind}: sessions.http() vs ${label}`
@@ -248,7 +249,7 @@ async function main () {
       else row(what, best[ours], best[theirs], 'req/s')
     }
   }
-  for (const [kind, ours, theirs, label] of [['memory', 'native-memory', 'es-memory', 'MemoryStore'], ['redis', 'native-redis', 'es-connect-redis', 'connect-redis']]) {
+  for (const [kind, ours, theirs, label] of only === 'http' ? [] : [['memory', 'native-memory', 'es-memory', 'MemoryStore'], ['redis', 'native-redis', 'es-connect-redis', 'connect-redis']]) {
     const what = `websocket RPC, ${WS_CLIENTS} sockets, ${kind}: use('session') + save() vs cookie-signature + ${label} load/save`
     if (kind === 'redis' && !haveRedis) { rows.push([what, 'n/a', 'n/a', 'no Redis', '', '']); continue }
     const best = await compare([ours, theirs], (port, seconds) => wsRun(port, seconds))

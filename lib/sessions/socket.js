@@ -4,6 +4,9 @@
 // fresh from the store (SocketStream's request middleware), with express-session's
 // Session semantics plus Promises.
 const { Session, Cookie, storeGet } = require('../session/session')
+const { stringifySansCookie, stringifyWithCookie } = require('../session/json')
+// JSON.stringify(session), the cookie built field by field (as session() does)
+const json = (session) => stringifyWithCookie(session, stringifySansCookie(session))
 const { expiresAt, codedError } = require('../util')
 const { kLoaded, kStored, kLock, kNoMerge, mergeSave, merging } = require('../merge')
 
@@ -68,8 +71,8 @@ class RpcSession extends Session {
   save (fn) {
     const store = this.req.sessionStore
     return run(this, fn, (done) => {
-      if (merging(store, this.req)) mergeSave(store, this, JSON.stringify(this), (err) => this.#unlock(() => done(err)))
-      else if (typeof store.setJSON === 'function') store.setJSON(this.id, JSON.stringify(this), this, (err) => this.#unlock(() => done(err)))
+      if (merging(store, this.req)) mergeSave(store, this, json(this), (err) => this.#unlock(() => done(err)))
+      else if (typeof store.setJSON === 'function') store.setJSON(this.id, json(this), this, (err) => this.#unlock(() => done(err)))
       else store.set(this.id, this, (err) => this.#unlock(() => done(err)))
     }, () => this)
   }
@@ -223,14 +226,16 @@ class SessionSocket {
         })
       })
     }
-    fetch(this.store, this.sessionId, (err, data) => {
+    // continues on the check phase, as express-session's MemoryStore does: a burst of RPCs
+    // from many sockets is read before the replies go out (fewer wake-ups per message)
+    fetch(this.store, this.sessionId, (err, data) => setImmediate(() => {
       if (err) return cb(err)
       if (!data) {
         return cb(codedError('ERR_SESSION_NOT_FOUND',
           'the session of this websocket is gone (it expired or was destroyed); load a page over HTTP and reconnect to get a new one'))
       }
       cb(null, data)
-    })
+    }))
   }
 
   // The session as a Session, or undefined when the socket is anonymous or it is gone.
