@@ -273,3 +273,20 @@ test('shared stores in one thread share sessions; the last close frees the name'
   assert.strictEqual(await c.get('x'), undefined)
   await c.close()
 })
+
+test('every character survives the trip (ASCII, Latin-1, beyond, astral) in values and sids', async () => {
+  const store = new MemoryStore()
+  let all = ''
+  for (let c = 0; c < 0x300; c++) all += String.fromCharCode(c)
+  const cases = ['plain', 'é à ü ÿ \u0080\u00ff', all, 'Zoë 🎉 中文 \u2028', 'x'.repeat(70000) + 'é']
+  for (const [i, text] of cases.entries()) {
+    for (const sid of [`s${i}`, `ü${i}🎉`, 'long'.repeat(100) + i]) {
+      const s = { cookie: { expires: null }, text, [text.slice(0, 20)]: i }
+      await store.set(sid, s)
+      assert.deepStrictEqual(await store.get(sid), s, `case ${i} sid ${sid.slice(0, 10)}`)
+      assert.strictEqual(await store.getJSON(sid), JSON.stringify(s))
+    }
+  }
+  assert.strictEqual((await store.ids()).length, cases.length * 3)
+  await store.close()
+})

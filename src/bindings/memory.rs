@@ -1,8 +1,9 @@
 //! memory store bindings: free functions on an `External` handle (a napi class method call
 //! measured ~0.7 µs of dispatch here, an External argument ~0.13 µs).
 //! Sync calls only (the JS wrapper defers callbacks). Sessions cross as JSON strings: in
-//! as UTF-8, out as a one-byte (Latin-1) string when ASCII and as UTF-16 otherwise, which
-//! measured faster than `napi_create_string_utf8` and than a Buffer + `toString` in JS.
+//! as UTF-8, out as a one-byte (Latin-1) string when every character fits and as UTF-16
+//! otherwise, which measured faster than `napi_create_string_utf8` and than a Buffer +
+//! `toString` in JS.
 
 use crate::expiry::now_ms;
 use crate::store::memory::{Error as CoreError, MemoryStore, Options};
@@ -46,17 +47,28 @@ pub struct JsonText(Vec<u8>);
 impl ToNapiValue for JsonText {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let mut out = std::ptr::null_mut();
-        let status = if val.0.is_ascii() {
+        let bytes = &val.0;
+        let status = if bytes.is_ascii() {
             sys::napi_create_string_latin1(
                 env,
-                val.0.as_ptr().cast(),
-                val.0.len() as isize,
+                bytes.as_ptr().cast(),
+                bytes.len() as isize,
                 &mut out,
             )
         } else {
-            let text = String::from_utf8_lossy(&val.0);
-            let wide: Vec<u16> = text.encode_utf16().collect();
-            sys::napi_create_string_utf16(env, wide.as_ptr(), wide.len() as isize, &mut out)
+            match latin1(bytes) {
+                // accented Latin text: still a one-byte string for V8 (faster to JSON.parse)
+                Some(narrow) => sys::napi_create_string_latin1(
+                    env,
+                    narrow.as_ptr().cast(),
+                    narrow.len() as isize,
+                    &mut out,
+                ),
+                None => {
+                    let wide: Vec<u16> = String::from_utf8_lossy(bytes).encode_utf16().collect();
+                    sys::napi_create_string_utf16(env, wide.as_ptr(), wide.len() as isize, &mut out)
+                }
+            }
         };
         if status != sys::Status::napi_ok {
             return Err(Error::new(
@@ -67,6 +79,62 @@ impl ToNapiValue for JsonText {
         Ok(out)
     }
 }
+
+/// UTF-8 `bytes` as Latin-1 when every character is below U+0100 (lead bytes C2/C3).
+fn latin1(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c < 0x80 {
+            out.push(c);
+            i += 1;
+        } else if (c == 0xC2 || c == 0xC3) && i + 1 < bytes.len() {
+            out.push(((c & 0x03) << 6) | (bytes[i + 1] & 0x3F));
+            i += 2;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// A session id read in one N-API call (UTF-16 into a stack buffer) instead of napi-rs's
+/// two-call UTF-8 `String`; long ids fall back to that.
+pub struct Sid(String);
+
+impl FromNapiValue for Sid {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
+        let mut buf = [0u16; 128];
+        let mut len = 0usize;
+        let status =
+            sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), buf.len(), &mut len);
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::StringExpected, "sid must be a string"));
+        }
+        if len + 1 >= buf.len() {
+            return String::from_napi_value(env, v).map(Sid);
+        }
+        let units = &buf[..len];
+        if units.iter().all(|&u| u < 0x80) {
+            return Ok(Sid(units.iter().map(|&u| u as u8 as char).collect()));
+        }
+        Ok(Sid(char::decode_utf16(units.iter().copied())
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()))
+    }
+}
+
+impl TypeName for Sid {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for Sid {}
 
 /// Options are validated by the JS wrapper; `max` 0 = unbounded, `ttl` 0 = none.
 #[napi(catch_unwind)]
@@ -94,40 +162,45 @@ pub fn mem_create(
 }
 
 /// The stored JSON, or undefined when missing or expired.
-#[napi(catch_unwind, ts_return_type = "string | undefined")]
-pub fn mem_get(h: &External<Handle>, sid: String) -> Result<Option<JsonText>> {
-    Ok(h.inner.get(&sid, now_ms()).map_err(err)?.map(JsonText))
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, sid: string",
+    ts_return_type = "string | undefined"
+)]
+pub fn mem_get(h: &External<Handle>, sid: Sid) -> Result<Option<JsonText>> {
+    Ok(h.inner.get(&sid.0, now_ms()).map_err(err)?.map(JsonText))
 }
 
 /// `expires`: the session's `cookie.expires` in ms, or undefined.
-#[napi(catch_unwind)]
-pub fn mem_set(
-    h: &External<Handle>,
-    sid: String,
-    json: String,
-    expires: Option<f64>,
-) -> Result<()> {
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, sid: string, json: string, expires?: number"
+)]
+pub fn mem_set(h: &External<Handle>, sid: Sid, json: String, expires: Option<f64>) -> Result<()> {
     h.inner
-        .set(&sid, json.as_bytes(), expires, now_ms())
+        .set(&sid.0, json.as_bytes(), expires, now_ms())
         .map_err(err)
 }
 
 /// Replaces the stored cookie with `cookie_json`; false when missing or expired.
-#[napi(catch_unwind)]
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, sid: string, cookieJson: string, expires?: number"
+)]
 pub fn mem_touch(
     h: &External<Handle>,
-    sid: String,
+    sid: Sid,
     cookie_json: String,
     expires: Option<f64>,
 ) -> Result<bool> {
     h.inner
-        .touch(&sid, cookie_json.as_bytes(), expires, now_ms())
+        .touch(&sid.0, cookie_json.as_bytes(), expires, now_ms())
         .map_err(err)
 }
 
-#[napi(catch_unwind)]
-pub fn mem_destroy(h: &External<Handle>, sid: String) -> Result<()> {
-    h.inner.destroy(&sid).map_err(err)
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>, sid: string")]
+pub fn mem_destroy(h: &External<Handle>, sid: Sid) -> Result<()> {
+    h.inner.destroy(&sid.0).map_err(err)
 }
 
 #[napi(catch_unwind)]
