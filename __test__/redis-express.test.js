@@ -14,7 +14,7 @@ const SECRET = 'keyboard cat'
 
 async function start (t, sessionOptions = {}) {
   const prefix = `test:redis-express:${Math.random().toString(36).slice(2)}:`
-  const store = new RedisStore({ port: REDIS_PORT, prefix })
+  const store = new RedisStore({ port: REDIS_PORT, prefix, commandTimeout: 10000 })
   const client = createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
   await client.connect()
   const app = express()

@@ -52,7 +52,8 @@ async function setup (t, opts = {}) {
   const client = createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
   client.on('error', () => {})
   await client.connect()
-  const ours = new RedisStore({ port: REDIS_PORT, prefix, ...opts })
+  // a generous timeout: this machine may be loaded (the fault tests check the timeouts)
+  const ours = new RedisStore({ port: REDIS_PORT, prefix, commandTimeout: 10000, ...opts })
   const theirs = new ConnectRedis({ client, prefix, ...opts })
   t.after(async () => {
     for await (const keys of client.scanIterator({ MATCH: prefix.replace(/[*?[\]\\]/g, '\\$&') + '*', COUNT: 100 })) {

@@ -129,6 +129,51 @@ async function main () {
   await stores[0][1].close()
   await nodeRedis.quit()
   ioredis.disconnect()
+  await clusterBench()
+}
+
+// The same at 64 in flight on a private 3-master Redis Cluster (free loopback ports,
+// stopped by pid): ours vs connect-redis 9 on node-redis createCluster.
+async function clusterBench () {
+  const { startCluster, hasRedisServer } = require('../__test__/helpers/redis-server')
+  const { createCluster } = require('redis')
+  if (!hasRedisServer()) { console.log('cluster: skipped (no redis-server)\n'); return }
+  const cluster = await startCluster({ masters: 3 })
+  try {
+    const client = createCluster({ rootNodes: cluster.ports.map((p) => ({ url: `redis://127.0.0.1:${p}` })) })
+    client.on('error', () => {})
+    await client.connect()
+    const stores = [
+      ['native-session RedisStore (cluster)', new RedisStore({ cluster: cluster.ports.map((port) => ({ port })), prefix: 'b:' })],
+      ['connect-redis 9 + node-redis 5 createCluster', new ConnectRedis9({ client, prefix: 'b:' })]
+    ]
+    const results = {}
+    for (const [name, store] of stores) {
+      await run(store, 'set', 5 * SIDS, IN_FLIGHT)
+      await run(store, 'get', 5 * SIDS, IN_FLIGHT)
+      results[name] = {}
+    }
+    const cases = [['get, 64 in flight', 'get'], ['set, 64 in flight', 'set']]
+    for (const [label, op] of cases) {
+      for (const [name, store] of stores) results[name][label] = await run(store, op, PAR_OPS / 2, IN_FLIGHT)
+    }
+    const ours = stores[0][0]
+    console.log('## RedisStore on a 3-master Redis Cluster (same machine)\n')
+    console.log('| case | store | ops/s | main-thread µs/op | ours vs this |')
+    console.log('| --- | --- | ---: | ---: | ---: |')
+    for (const [c] of cases) {
+      for (const [name] of stores) {
+        const r = results[name][c]
+        const ratio = name === ours ? '' : `${(results[ours][c].opsPerSec / r.opsPerSec).toFixed(2)}×`
+        console.log(`| ${c} | ${name} | ${fmt(r.opsPerSec)} | ${r.cpuUs.toFixed(1)} | ${ratio} |`)
+      }
+    }
+    console.log('')
+    await stores[0][1].close()
+    await client.close()
+  } finally {
+    await cluster.stop()
+  }
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

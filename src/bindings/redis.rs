@@ -94,11 +94,38 @@ fn ms(v: f64, name: &str) -> Result<Duration> {
     Ok(Duration::from_millis(v as u64))
 }
 
-fn internal(e: tokio::task::JoinError) -> StoreError {
-    StoreError::new(
-        "ERR_REDIS_INTERNAL",
-        format!("the Redis operation failed inside native-session: {e}"),
-    )
+/// Operations a task still owes an answer. If the task ends without settling them (a
+/// panic unwinds through it, or the runtime drops it), they fail with ERR_REDIS_INTERNAL
+/// instead of leaving their Promises pending forever.
+struct Unsettled {
+    ids: Vec<u32>,
+    done: Arc<Completions>,
+}
+
+impl Unsettled {
+    fn new(ids: Vec<u32>, done: Arc<Completions>) -> Self {
+        Unsettled { ids, done }
+    }
+
+    fn settle(&mut self, payloads: impl Iterator<Item = (u32, Payload)>) {
+        self.ids.clear();
+        self.done.push_all(payloads);
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        let e = StoreError::new(
+            "ERR_REDIS_INTERNAL",
+            "the Redis operation failed inside native-session",
+        );
+        let ids = std::mem::take(&mut self.ids);
+        self.done
+            .push_all(ids.into_iter().map(|id| (id, Payload::Error(e.clone()))));
+    }
 }
 
 fn ttl_arg(v: Option<f64>) -> Option<i64> {
@@ -177,13 +204,12 @@ impl NativeRedisStore {
     {
         let done = self.done.clone();
         napi::bindgen_prelude::spawn(async move {
-            // the work on its own task: if it panicked, the caller still gets an error
-            let payload = match tokio::spawn(fut).await {
-                Ok(Ok(v)) => wrap(v),
-                Ok(Err(e)) => Payload::Error(e),
-                Err(e) => Payload::Error(internal(e)),
+            let mut guard = Unsettled::new(vec![id], done);
+            let payload = match fut.await {
+                Ok(v) => wrap(v),
+                Err(e) => Payload::Error(e),
             };
-            done.push(id, payload);
+            guard.settle(std::iter::once((id, payload)));
         });
     }
 
@@ -247,15 +273,8 @@ impl NativeRedisStore {
         let done = self.done.clone();
         napi::bindgen_prelude::spawn(async move {
             let (ids, ops): (Vec<u32>, Vec<Op>) = ops.into_iter().unzip();
-            let n = ids.len();
-            // the work on its own task: if it panicked, every caller still gets an error
-            let results = match tokio::spawn(async move { s.batch(ops).await }).await {
-                Ok(r) => r,
-                Err(e) => {
-                    let e = internal(e);
-                    (0..n).map(|_| Err(e.clone())).collect()
-                }
-            };
+            let mut guard = Unsettled::new(ids.clone(), done);
+            let results = s.batch(ops).await;
             let payloads = ids.into_iter().zip(results).map(|(id, r)| {
                 (
                     id,
@@ -267,7 +286,7 @@ impl NativeRedisStore {
                     },
                 )
             });
-            done.push_all(payloads);
+            guard.settle(payloads);
         });
     }
 
