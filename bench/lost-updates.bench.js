@@ -92,6 +92,10 @@ function stackExpress (storeKind) {
       client = require('redis').createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
       await client.connect()
       store = new (require('connect-redis').RedisStore)({ client, prefix: `bench:lost:${RUN}:es:` })
+    } else if (storeKind === 'ours-memory') {
+      store = new (require('..').MemoryStore)()
+    } else if (storeKind === 'ours-redis') {
+      store = new (require('..').RedisStore)({ port: REDIS_PORT, prefix: `bench:lost:${RUN}:esours:` })
     } else {
       store = new session.MemoryStore()
     }
@@ -123,10 +127,12 @@ function stackExpress (storeKind) {
 
 const STACKS = [
   ['express-session + MemoryStore', 'memory', stackExpress('memory')],
+  ['express-session + our MemoryStore', 'memory', stackExpress('ours-memory')],
   ['ours memory, merge: false', 'memory', stackOurs('memory', { merge: false })],
   ['ours memory (default: merge)', 'memory', stackOurs('memory', {})],
   ['ours memory, lock: true', 'memory', stackOurs('memory', { lock: true })],
   ['express-session + connect-redis', 'redis', stackExpress('redis')],
+  ['express-session + our RedisStore', 'redis', stackExpress('ours-redis')],
   ['ours redis, merge: false', 'redis', stackOurs('redis', { merge: false })],
   ['ours redis (default: merge)', 'redis', stackOurs('redis', {})],
   ['ours redis, lock: true', 'redis', stackOurs('redis', { lock: true })]

@@ -6,6 +6,7 @@ const { Store } = require('express-session')
 const native = require('./native')
 const { settleSync, expiresAt, codedError } = require('./util')
 const { LocalLocks, Tombstones } = require('./locks')
+const merge = require('./merge')
 
 function checkSid (sid) {
   if (typeof sid !== 'string') {
@@ -70,11 +71,12 @@ class MemoryStore extends Store {
     return settleSync(() => {
       checkSid(sid)
       const json = native.memGet(this._open(), sid)
-      return json == null ? undefined : JSON.parse(json)
+      return json == null ? undefined : merge.parseLoaded(json)
     }, cb)
   }
 
   set (sid, session, cb) {
+    if (merge.isLoaded(session)) return merge.mergeSet(this, sid, session, cb) // README "Concurrent writes"
     return settleSync(() => {
       checkSid(sid)
       checkSession(session)
@@ -158,10 +160,17 @@ class MemoryStore extends Store {
 // between: atomic for every handle of this thread. (A store `shared` between worker
 // threads keeps tombstones and locks per handle.)
 Object.assign(MemoryStore.prototype, {
+  createSession: merge.createSession,
+
   // Stores `json` if the stored JSON is `expected` (null: if there is no session and the id
   // was not destroyed lately). → 'ok', 'gone' (destroyed/expired), 'fenced' (`token` no
   // longer holds the lock) or the stored JSON (a conflict).
   casJSON (sid, expected, json, session, token, cb) {
+    return this._cas(sid, expected, json, session, token, cb)
+  },
+
+  // (the same, for set(): express-session's save is one store write, not two)
+  _cas (sid, expected, json, session, token, cb) {
     return settleSync(() => {
       checkSid(sid)
       if (typeof json !== 'string') throw codedError('ERR_INVALID_ARG_TYPE', 'json must be a string', TypeError)

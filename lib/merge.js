@@ -12,6 +12,7 @@
 // that never existed in the store (a new one) cannot re-create it either.
 // Stores offer `casJSON(sid, expected, json, session, token, cb)` → 'ok' | 'gone' |
 // 'fenced' | the current JSON (a conflict), and optionally lockSession/unlockSession.
+const ExpressStore = require('express-session').Store
 const { codedError } = require('./util')
 
 const kLoaded = Symbol('native-session.loaded') // the JSON the session was loaded from
@@ -71,8 +72,7 @@ function goneError (sid) {
 // Saves `sess` (whose full JSON is `json`) by merging; cb(err). `cb` gets ERR_SESSION_GONE
 // when the session is destroyed, ERR_SESSION_LOCK_LOST when a lock it held expired and
 // someone else took it, ERR_SESSION_CONFLICT after MAX_TRIES conflicts in a row.
-function mergeSave (store, sess, json, cb) {
-  const sid = sess.id
+function mergeSave (store, sess, json, cb, sid = sess.id, cas = store.casJSON) {
   const loaded = sess[kLoaded]
   const token = sess[kLock]
   let expected = sess[kStored] !== undefined ? sess[kStored] : (loaded !== undefined ? loaded : null)
@@ -89,7 +89,7 @@ function mergeSave (store, sess, json, cb) {
     } catch (err) {
       return cb(err)
     }
-    store.casJSON(sid, expected, next, sess, token, (err, r) => {
+    cas.call(store, sid, expected, next, sess, token, (err, r) => {
       if (err) return cb(err)
       if (r === 'ok') { sess[kStored] = next; return cb(null) }
       if (r === 'gone') return cb(goneError(sid))
@@ -110,9 +110,51 @@ function mergeSave (store, sess, json, cb) {
   attempt()
 }
 
+// ---- express-session's own middleware on our stores (the Store contract) ----
+// express-session loads with store.get, makes the Session with store.createSession and
+// saves with store.set. Our stores' get marks the object with the JSON it came from, our
+// createSession carries that mark onto the Session, and set merges a marked session (and
+// skips it, as a no-op, when it was destroyed since: express-session would hand an error
+// to next() after the response). Unmarked sessions (new ones, or any object) are stored
+// as they are: the plain contract.
+
+// JSON.parse(json), marked (not enumerable: invisible to JSON, deepEqual and copies).
+function parseLoaded (json) {
+  const sess = JSON.parse(json)
+  if (sess !== null && typeof sess === 'object') Object.defineProperty(sess, kLoaded, { value: json, writable: true, configurable: true })
+  return sess
+}
+
+function createSession (req, sess) {
+  const loaded = sess[kLoaded]
+  const s = ExpressStore.prototype.createSession.call(this, req, sess)
+  if (loaded !== undefined) Object.defineProperty(s, kLoaded, { value: loaded, writable: true, configurable: true })
+  return s
+}
+createSession.mergeAware = true
+
+function isLoaded (sess) {
+  return sess !== null && typeof sess === 'object' && typeof sess[kLoaded] === 'string'
+}
+
+// store.set of a marked session: cb(err); the Promise settles the same way.
+function mergeSet (store, sid, sess, cb) {
+  const p = new Promise((resolve, reject) => {
+    let json
+    try {
+      json = JSON.stringify(sess)
+    } catch (err) { reject(err); return }
+    mergeSave(store, sess, json, (err) => (err && err.code !== 'ERR_SESSION_GONE' ? reject(err) : resolve()), sid, store._cas)
+  })
+  if (typeof cb !== 'function') return p
+  return p.then(() => process.nextTick(cb, null), (err) => process.nextTick(cb, err))
+}
+
 // Whether saves of sessions of `req` merge through `store`.
 function merging (store, req) {
   return typeof store.casJSON === 'function' && !(req && req[kNoMerge])
 }
 
-module.exports = { kLoaded, kStored, kLock, kNoMerge, changedKeys, applyKeys, mergeSave, merging }
+module.exports = {
+  kLoaded, kStored, kLock, kNoMerge, changedKeys, applyKeys, mergeSave, merging, parseLoaded, createSession, isLoaded, mergeSet
+}

@@ -8,6 +8,7 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const { Store } = require('express-session')
 const { settle, expiresAt, codedError } = require('./util')
+const merge = require('./merge')
 
 let native
 function addon () {
@@ -205,6 +206,7 @@ class RedisStore extends Store {
   }
 
   set (sid, sess, cb) {
+    if (merge.isLoaded(sess)) return merge.mergeSet(this, sid, sess, cb) // README "Concurrent writes"
     return settle(this._call((id) => {
       checkSid(sid)
       const json = JSON.stringify(sess)
@@ -270,7 +272,7 @@ function noValue () {}
 
 function parseSession (json, sid) {
   try {
-    const sess = JSON.parse(json)
+    const sess = merge.parseLoaded(json)
     if (sess !== null && typeof sess === 'object') return sess
   } catch {}
   throw codedError('ERR_REDIS_BAD_DATA', `RedisStore: the stored session ${JSON.stringify(sid)} is not a JSON object`)
@@ -313,6 +315,8 @@ const SHA = {}
 for (const k of Object.keys(SCRIPTS)) SHA[k] = crypto.createHash('sha1').update(SCRIPTS[k]).digest('hex')
 
 Object.assign(RedisStore.prototype, {
+  createSession: merge.createSession,
+
   _eval (name, keys, args) {
     return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args))
   },
@@ -331,6 +335,11 @@ Object.assign(RedisStore.prototype, {
   // Stores `json` if the stored JSON is `expected` (null: if there is none and the id was
   // not destroyed lately). → 'ok', 'gone', 'fenced' or the stored JSON (a conflict).
   casJSON (sid, expected, json, sess, token, cb) {
+    return this._cas(sid, expected, json, sess, token, cb)
+  },
+
+  // (the same, for set(): express-session's save is one store write, not two)
+  _cas (sid, expected, json, sess, token, cb) {
     let keys, args
     try {
       checkSid(sid)

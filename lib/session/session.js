@@ -52,7 +52,8 @@ function storeGet (store, sid, cb) {
 
 // Store.prototype.createSession, making our Session (unless the store has its own).
 function createSession (store, req, sess) {
-  if (typeof store.createSession === 'function' && store.createSession !== ExpressStore.prototype.createSession) {
+  if (typeof store.createSession === 'function' && store.createSession !== ExpressStore.prototype.createSession &&
+      store.createSession.mergeAware !== true) {
     return store.createSession(req, sess)
   }
   const expires = sess.cookie.expires
