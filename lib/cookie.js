@@ -1,9 +1,9 @@
 'use strict'
 // Cookies (API.md §1): cookie-signature's sign/unsign, cookie@0.7.2's parse/serialize,
 // cookie-parser's signedCookie(s), and express-session's cookie read as getSessionId.
-// The work is native; this file checks arguments the way those packages do and keeps the
-// cases UTF-8 can't carry unchanged (lone surrogates) or that need a JS callback (custom
-// `decode` / `encode`) on an exact JS path.
+// Signing, verifying, the session-id read and parsing are native; this file checks
+// arguments the way those packages do, and runs in JS what needs a JS callback (custom
+// `decode` / `encode`) and serialize (faster here than a native call).
 
 const native = require('./native')
 const { keyringFor } = require('./keyring')

@@ -7,7 +7,7 @@
 //! builds the object and gets that for free.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// One `name=value` pair as cookie@0.7.2 delimits it: byte ranges into the header, the
@@ -355,6 +355,152 @@ pub fn session_id_utf16(
 }
 
 // ---------------------------------------------------------------------------------------
+// parse for a JS caller: records of UTF-16 offsets, names as small ids
+
+/// Numbers per pair written by [`RecordParser::run`] (after the first slot of `out`, the
+/// count of numbers written): name id (or -1), name start, name end, value start, value
+/// end, and where the value is: 0 = those UTF-16 offsets in the header, 1 = in
+/// [`RecordParser::decoded`].
+pub const RECORD: usize = 6;
+/// Names worth an id: at most this many, each at most this long.
+const MAX_NAMES: usize = 4096;
+const MAX_NAME_LEN: usize = 256;
+/// Names without an id in one header before the caller is asked to parse it itself.
+const MAX_UNNAMED: usize = 32;
+
+/// FxHash: cookie names are short and the table is bounded; SipHash costs more than the
+/// parse of a pair.
+#[derive(Default, Clone, Copy)]
+pub struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+/// cookie@0.7.2's parse for a caller that builds the object itself (lib/cookie.js): the
+/// pairs cookie keeps (first occurrence wins, `__proto__` never kept), as offsets into the
+/// caller's own UTF-16 string, each value %-decoded as cookie's default decoder would.
+/// Names seen before get a small id, so the caller can reuse one key string per name: a
+/// site's cookie names are few and come back on every request, usually in the same order,
+/// which is tried first.
+#[derive(Default)]
+pub struct RecordParser {
+    ids: HashMap<Box<[u16]>, i32, std::hash::BuildHasherDefault<Fx>>,
+    names: Vec<Box<[u16]>>,
+    /// Per id, the call that last saw it: "first occurrence wins" without a set per call.
+    seen: Vec<u32>,
+    call: u32,
+    /// The ids of the previous header, in order: the first guess for this one.
+    last: Vec<i32>,
+    order: Vec<i32>,
+    decoded: Vec<u16>,
+}
+
+impl RecordParser {
+    /// The decoded values of the last [`RecordParser::run`], one after another.
+    pub fn decoded(&self) -> &[u16] {
+        &self.decoded
+    }
+
+    fn id_of(&mut self, name: &[u16], k: usize) -> Option<i32> {
+        if let Some(&guess) = self.last.get(k) {
+            if guess >= 0 && self.names.get(guess as usize).is_some_and(|n| **n == *name) {
+                return Some(guess);
+            }
+        }
+        if let Some(&id) = self.ids.get(name) {
+            return Some(id);
+        }
+        if self.names.len() < MAX_NAMES && name.len() <= MAX_NAME_LEN {
+            let id = self.names.len() as i32;
+            self.ids.insert(name.into(), id);
+            self.names.push(name.into());
+            self.seen.push(0);
+            return Some(id);
+        }
+        None
+    }
+
+    /// Fill `out` with the count and the records (and [`RecordParser::decoded`]); `false`
+    /// when the caller should parse this header itself (more pairs than `out` holds, or
+    /// many names past the table's bounds).
+    pub fn run(&mut self, header: &[u16], out: &mut [i32]) -> bool {
+        const PROTO: [u16; 9] = [95, 95, 112, 114, 111, 116, 111, 95, 95]; // "__proto__"
+        self.decoded.clear();
+        self.order.clear();
+        self.call = self.call.wrapping_add(1);
+        if self.call == 0 {
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.call = 1;
+        }
+        let mut unnamed: Vec<&[u16]> = Vec::new(); // names without an id, seen this call
+        let mut n = 1;
+        for p in pairs_units(header) {
+            let name = &header[p.name.clone()];
+            if name == PROTO {
+                continue; // a JS object can't hold it as an own property: cookie drops it
+            }
+            let id = match self.id_of(name, self.order.len()) {
+                Some(id) => {
+                    let seen = &mut self.seen[id as usize];
+                    if *seen == self.call {
+                        continue;
+                    }
+                    *seen = self.call;
+                    id
+                }
+                None => {
+                    if unnamed.contains(&name) {
+                        continue;
+                    }
+                    if unnamed.len() == MAX_UNNAMED {
+                        return false;
+                    }
+                    unnamed.push(name);
+                    -1
+                }
+            };
+            self.order.push(id);
+            let Some(rec) = out.get_mut(n..n + RECORD) else {
+                return false;
+            };
+            rec[0] = id;
+            rec[1] = p.name.start as i32;
+            rec[2] = p.name.end as i32;
+            let value = &header[p.value.clone()];
+            let from = self.decoded.len();
+            if p.has_percent && decode_utf16(value, &mut self.decoded) {
+                rec[3] = from as i32;
+                rec[4] = self.decoded.len() as i32;
+                rec[5] = 1;
+            } else {
+                self.decoded.truncate(from); // not decodable: the raw value, as cookie does
+                rec[3] = p.value.start as i32;
+                rec[4] = p.value.end as i32;
+                rec[5] = 0;
+            }
+            n += RECORD;
+        }
+        let Some(count) = out.first_mut() else {
+            return false;
+        };
+        *count = (n - 1) as i32;
+        std::mem::swap(&mut self.last, &mut self.order);
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // serialize
 
 /// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` percent-encoded as
@@ -690,6 +836,70 @@ mod tests {
                 None
             );
         }
+    }
+
+    /// Run a RecordParser and rebuild name → value pairs from its records.
+    fn records(rp: &mut RecordParser, h: &str) -> Option<Vec<(i32, String, String)>> {
+        let u: Vec<u16> = h.encode_utf16().collect();
+        let mut out = vec![0i32; 1 + RECORD * 64];
+        if !rp.run(&u, &mut out) {
+            return None;
+        }
+        let n = out[0] as usize;
+        Some(
+            out[1..1 + n]
+                .chunks(RECORD)
+                .map(|r| {
+                    let src: &[u16] = if r[5] == 1 { rp.decoded() } else { &u };
+                    let name = String::from_utf16(&u[r[1] as usize..r[2] as usize]).unwrap();
+                    let value = String::from_utf16(&src[r[3] as usize..r[4] as usize]).unwrap();
+                    (r[0], name, value)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn record_parser_equals_parse_and_reuses_ids() {
+        let mut rp = RecordParser::default();
+        for h in [
+            "a=1; b=%41; a=2; __proto__=x; c=\"q\"",
+            "b=2; a=1",
+            "x=%zz; b=3; b=4",
+            "",
+        ] {
+            let got: Vec<(String, String)> = records(&mut rp, h)
+                .unwrap()
+                .into_iter()
+                .map(|(_, k, v)| (k, v))
+                .collect();
+            let want: Vec<(String, String)> = parse(h)
+                .into_iter()
+                .filter(|(k, _)| *k != "__proto__")
+                .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                .collect();
+            assert_eq!(got, want, "{h}");
+        }
+        let ids = |rp: &mut RecordParser, h| -> Vec<i32> {
+            records(rp, h).unwrap().into_iter().map(|r| r.0).collect()
+        };
+        assert_eq!(ids(&mut rp, "a=1; b=2; x=3"), [0, 1, 3]);
+        assert_eq!(
+            ids(&mut rp, "x=1; a=2; a=3"),
+            [3, 0],
+            "ids stay, order or not"
+        );
+        // A header past the unnamed bound is handed back to the caller.
+        let mut full = RecordParser::default();
+        for i in 0..MAX_NAMES {
+            assert!(full.run(
+                &format!("n{i}=1").encode_utf16().collect::<Vec<_>>(),
+                &mut [0; 7]
+            ));
+        }
+        assert_eq!(ids(&mut full, "n5=1; new=2"), [5, -1]);
+        let many: Vec<String> = (0..40).map(|i| format!("m{i}=1")).collect();
+        assert!(records(&mut full, &many.join(";")).is_none());
     }
 
     #[test]

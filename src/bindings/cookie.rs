@@ -13,7 +13,6 @@
 //! reported (`false`) so JS takes its exact path.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -275,48 +274,9 @@ pub fn cookie_keyring_create(env: Env, secrets: Vec<Uint8Array>) -> Result<sys::
 
 // --- parse --------------------------------------------------------------------------------
 
-/// Numbers per pair in the output array (after its first slot, the count of numbers
-/// written): name id (or -1), name start, name end, value start, value end, and where the
-/// value is: 0 = those UTF-16 offsets in the header, 1 = in the string of decoded values.
-const RECORD: usize = 6;
-
-/// FxHash: cookie names are short and the table is bounded; SipHash costs more than the
-/// parse of a pair.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl std::hash::Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write(&n.to_le_bytes());
-    }
-}
-
-type FxBuild = std::hash::BuildHasherDefault<Fx>;
-/// Names worth remembering: at most this many, each at most this long.
-const MAX_NAMES: usize = 4096;
-const MAX_NAME_LEN: usize = 256;
-
-/// A parser bound to one output Int32Array. Cookie names seen before get a small id, so
-/// the JS side reuses one (internalized) key string per name instead of slicing a new one
-/// for every request; the names of a site's cookies are few and repeat on every request.
+/// A parser bound to one output Int32Array (see [`cookie::RecordParser`]).
 struct Parser {
-    ids: HashMap<Box<[u16]>, i32, FxBuild>,
-    /// Decoded values of this call, one after another.
-    decoded: Vec<u16>,
-    /// Per id, the call that last saw it: "first occurrence wins" without a set per call.
-    seen: Vec<u32>,
-    call: u32,
+    core: cookie::RecordParser,
     out: *mut i32,
     out_len: usize,
     out_ref: sys::napi_ref,
@@ -325,72 +285,6 @@ struct Parser {
 unsafe extern "C" fn drop_parser(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     let p = Box::from_raw(data as *mut Parser);
     sys::napi_delete_reference(env, p.out_ref);
-}
-
-impl Parser {
-    /// Fill `out` with the count and the records, and `self.decoded` with the decoded
-    /// values; `false` for "use the JS path" (more pairs than `out` holds).
-    fn run(&mut self, header: &[u16], out: &mut [i32]) -> bool {
-        self.decoded.clear();
-        self.call = self.call.wrapping_add(1);
-        if self.call == 0 {
-            self.seen.iter_mut().for_each(|s| *s = 0);
-            self.call = 1;
-        }
-        const PROTO: [u16; 9] = [95, 95, 112, 114, 111, 116, 111, 95, 95]; // "__proto__"
-        let mut unnamed: Vec<&[u16]> = Vec::new(); // names without an id, seen this call
-        let mut n = 1;
-        for p in cookie::pairs_units(header) {
-            let name = &header[p.name.clone()];
-            if name == PROTO {
-                continue; // a JS object can't hold it as an own property: cookie drops it
-            }
-            let id = match self.ids.get(name) {
-                Some(&id) => {
-                    let seen = &mut self.seen[id as usize];
-                    if *seen == self.call {
-                        continue;
-                    }
-                    *seen = self.call;
-                    id
-                }
-                None if self.ids.len() < MAX_NAMES && name.len() <= MAX_NAME_LEN => {
-                    let id = self.ids.len() as i32;
-                    self.ids.insert(name.into(), id);
-                    self.seen.push(self.call);
-                    id
-                }
-                None => {
-                    if unnamed.contains(&name) {
-                        continue;
-                    }
-                    unnamed.push(name);
-                    -1
-                }
-            };
-            let Some(rec) = out.get_mut(n..n + RECORD) else {
-                return false;
-            };
-            rec[0] = id;
-            rec[1] = p.name.start as i32;
-            rec[2] = p.name.end as i32;
-            let value = &header[p.value.clone()];
-            let from = self.decoded.len();
-            if p.has_percent && cookie::decode_utf16(value, &mut self.decoded) {
-                rec[3] = from as i32;
-                rec[4] = self.decoded.len() as i32;
-                rec[5] = 1;
-            } else {
-                self.decoded.truncate(from); // not decodable: the raw value, as cookie does
-                rec[3] = p.value.start as i32;
-                rec[4] = p.value.end as i32;
-                rec[5] = 0;
-            }
-            n += RECORD;
-        }
-        out[0] = (n - 1) as i32;
-        true
-    }
 }
 
 unsafe extern "C" fn parser_parse(
@@ -411,13 +305,13 @@ unsafe extern "C" fn parser_parse(
             // SAFETY: non-null and `out_len` long; `out_ref` keeps the typed array (and its
             // buffer) alive; the call is synchronous, so no JS touches it meanwhile.
             let out = std::slice::from_raw_parts_mut(parser.out, parser.out_len);
-            if !parser.run(buf, out) {
+            if !parser.core.run(buf, out) {
                 return boolean(env, false);
             }
-            if parser.decoded.is_empty() {
-                return undefined(env);
+            match parser.core.decoded() {
+                [] => undefined(env),
+                d => string_utf16(env, d),
             }
-            string_utf16(env, &parser.decoded)
         })
     })
 }
@@ -453,10 +347,7 @@ pub fn cookie_parser_create(env: Env, out: Int32ArraySlice) -> Result<sys::napi_
             return Err(Error::from_reason("could not reference the output array"));
         }
         let parser = Box::into_raw(Box::new(Parser {
-            ids: HashMap::default(),
-            decoded: Vec::new(),
-            seen: Vec::new(),
-            call: 0,
+            core: cookie::RecordParser::default(),
             out: data.cast::<i32>(),
             out_len: len,
             out_ref,
