@@ -19,6 +19,12 @@ const WS_CLIENTS = 50
 // ---------------------------------------------------------------- servers (child side)
 
 const servers = {
+  bare: () => {
+    const app = require('express')()
+    app.get('/__cpu', cpuRoute)
+    app.get('/', (req, res) => res.end('1'))
+    return { server: http.createServer(app), store: {} }
+  },
   'native-memory': () => nativeApp((s) => s.store.use('memory')),
   'native-redis': () => nativeApp((s) => s.store.use('redis', { port: REDIS_PORT, prefix: 'bench:sessions:native:' })),
   'es-memory': () => jsApp(() => new (require('express-session').MemoryStore)()),
@@ -239,10 +245,11 @@ async function main () {
     ['memory', 'native-memory', 'es-memorystore', 'express-session + memorystore'],
     ['redis', 'native-redis', 'es-connect-redis', 'express-session + connect-redis']
   ]
-  const names = ['native-memory', 'es-memory', 'es-memorystore', ...(haveRedis ? ['native-redis', 'es-connect-redis'] : [])]
+  const names = ['bare', 'native-memory', 'es-memory', 'es-memorystore', ...(haveRedis ? ['native-redis', 'es-connect-redis'] : [])]
   const only = process.env.BENCH_ONLY // 'http' or 'ws': one half only
   for (const connections of only === 'ws' ? [] : [10, 100]) {
     const best = await compare(names, (port, seconds) => httpRun(port, connections, seconds))
+    rows.push([`HTTP, ${connections} connections: Express without sessions (the ceiling)`, `${fmt(best.bare.rate)} req/s`, '', '', `${best.bare.us.toFixed(0)} µs`, ''])
     for (const [kind, ours, theirs, label] of pairs) {
       const what = `HTTP, ${connections} connections, ${kind}: sessions.http() vs ${label}`
       if (!best[ours]) rows.push([what, 'n/a', 'n/a', 'no Redis', '', ''])

@@ -30,6 +30,14 @@ export interface SessionsOptions {
   proxy?: boolean
   unset?: 'destroy' | 'keep'
   genid?(req: IncomingMessage): string
+  /** Concurrent writes (README "Concurrent writes"): a save merges the keys it changed. Default true. */
+  merge?: boolean
+  /** One request of a session at a time: true, or a function of the HTTP request (the websocket side locks with true). */
+  lock?: boolean | ((req: IncomingMessage) => boolean)
+  /** ms a lock is held at most. */
+  lockLease?: number
+  /** ms a request waits for a lock. */
+  lockWait?: number
 }
 
 /**
@@ -48,6 +56,9 @@ export type SocketSession = Omit<expressSession.Session, 'save' | 'reload' | 'de
     /** Resets the maxAge and tells the store (`store.touch`), as the end of an HTTP response would. */
     touch(callback: (err?: any) => void): SocketSession
     touch(): Promise<SocketSession>
+    /** With `lock`: gives the session's lock back without saving. */
+    release(callback: (err?: any) => void): SocketSession
+    release(): Promise<void>
     /** Always fails (`ERR_SESSION_REGENERATE`): a cookie can only change over HTTP. */
     regenerate(callback: (err?: any) => void): SocketSession
     regenerate(): Promise<SocketSession>

@@ -31,6 +31,9 @@ sessions.options.secret = crypto.randomBytes(32).toString('hex')
 sessions.options.secret = [process.env.SESSION_SECRET ?? 'new', 'old']
 sessions.options.sameSite = 'lax'
 sessions.options.secure = 'auto'
+sessions.options.merge = true
+sessions.options.lock = (req) => req.method === 'POST'
+sessions.options.lockWait = 5000
 // @ts-expect-error maxAge is a number
 sessions.options.maxAge = '1 day'
 // @ts-expect-error no such option
@@ -64,6 +67,7 @@ wss.on('connection', (ws, upgradeReq) => {
     session.save((err) => { if (err) console.error(err) })
     await session.reload()
     await session.touch()
+    await session.release()
     await session.destroy()
     req.session?.resetMaxAge()
     req.use('session', (err, s) => { if (!err && s) s.user = 'x' })
