@@ -114,9 +114,9 @@ test('a store kept open by a worker outlives the main thread handle', async () =
   }
 })
 
-function runNode (src, timeoutMs = 30000) {
+function runNode (src, timeoutMs = 30000, flags = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', src], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...flags, '-e', src], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d) => { out += d })
     child.stderr.on('data', (d) => { out += d })
@@ -147,4 +147,26 @@ test('a worker with an unclosed shared store exits by itself', async () => {
     return 'ok'
   }`)
   assert.strictEqual(v, 'ok')
+})
+
+test('a shared store whose handles are all garbage-collected is freed (the name starts empty)', async () => {
+  const { code, out } = await runNode(`
+    const { MemoryStore } = require('.')
+    ;(async () => {
+      await (async () => {
+        const a = new MemoryStore({ shared: 'gc-test' })
+        await a.set('x', { cookie: {} })
+      })()
+      for (let i = 0; i < 200; i++) {
+        global.gc()
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        const b = new MemoryStore({ shared: 'gc-test' })
+        const n = await b.length()
+        await b.close()
+        if (n === 0) { console.log('freed after', i); return }
+      }
+      console.log('never freed')
+    })()`, 60000, ['--expose-gc'])
+  assert.strictEqual(code, 0, out)
+  assert.match(out, /freed after/)
 })
