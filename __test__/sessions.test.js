@@ -200,9 +200,10 @@ for (const backend of Object.keys(backends)) {
   })
 }
 
-for (const kind of ['express5', 'connect']) {
-  test(`${kind}: the same session over HTTP and websocket`, async (t) => {
-    const ctx = await setup(t, 'memory', undefined, kind)
+for (const [kind, backend] of [['express5', 'memory'], ['connect', 'memory'], ['express5', 'redis'], ['connect', 'redis']]) {
+  test(`${kind}, ${backend}: the same session over HTTP and websocket`, async (t) => {
+    const ctx = await setup(t, backend, undefined, kind)
+    if (!ctx) return
     const alice = new Browser(ctx.app.url)
     await alice.fetch('POST', '/login?user=alice')
     const ws = await alice.connect()
