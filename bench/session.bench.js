@@ -178,6 +178,7 @@ async function main () {
     }
   }
   for (const row of live) await stopRow(row)
+  const redis = rows.some((r) => r[2].includes('redis'))
 
   const ceiling = results['no middleware (ceiling)']
   const baseMem = results['express-session + its MemoryStore']
@@ -197,6 +198,70 @@ async function main () {
     console.log(`| ${label} | ${cells.join(' | ')} |`)
   }
   console.log()
+  await inProcess(haveMemory, haveRedis, redis)
+}
+
+// ---- the middleware alone, in process ---------------------------------------------
+// The same request (read + increment, Set-Cookie) through the middleware with Node's own
+// IncomingMessage / ServerResponse and no socket: what the middleware and store cost,
+// without HTTP parsing and socket writes (and much less noise on a shared machine).
+function fakeRequest (mw, cookie) {
+  return new Promise((resolve, reject) => {
+    const req = new http.IncomingMessage(null)
+    req.method = 'GET'
+    req.url = '/'
+    req.headers = cookie ? { cookie } : {}
+    const res = new http.ServerResponse(req)
+    const end = res.end
+    res.end = function () { resolve(res); return end.apply(this, arguments) }
+    mw(req, res, (err) => {
+      if (err) return reject(err)
+      req.session.count = (req.session.count || 0) + 1
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+      res.end(String(req.session.count))
+    })
+  })
+}
+
+async function inProcess (haveMemory, haveRedis, redis) {
+  const expressSession = require('express-session')
+  const { session } = require('../lib/session')
+  const cells = [['express-session + its MemoryStore', expressSession, 'es-memory'], ['ours + its MemoryStore', session, 'es-memory']]
+  if (haveMemory) cells.push(['express-session + our MemoryStore', expressSession, 'native-memory'], ['ours + our MemoryStore', session, 'native-memory'])
+  if (redis) cells.push(['express-session + connect-redis', expressSession, 'connect-redis'], ['ours + connect-redis', session, 'connect-redis'])
+  if (redis && haveRedis) cells.push(['ours + our RedisStore', session, 'native-redis'])
+  const live = []
+  for (const [label, impl, kind] of cells) {
+    const prefix = `bench:session:${crypto.randomBytes(4).toString('hex')}:`
+    const store = await makeStore(kind, prefix)
+    const mw = impl({ store, secret: 'bench secret', resave: false, saveUninitialized: false, cookie: { maxAge: 24 * 3600 * 1000 } })
+    const cookie = (await fakeRequest(mw)).getHeader('set-cookie')[0].split(';')[0]
+    live.push({ label, kind, store, prefix, mw, cookie, best: Infinity })
+  }
+  const n = Number(process.env.BENCH_INPROC || 4000)
+  for (let round = 0; round < 4; round++) {
+    for (const cell of live) {
+      const c0 = process.cpuUsage()
+      for (let i = 0; i < (round === 0 ? n / 4 : n); i++) await fakeRequest(cell.mw, cell.cookie)
+      const c = process.cpuUsage(c0)
+      if (round > 0) cell.best = Math.min(cell.best, (c.user + c.system) / n)
+    }
+  }
+  const base = live[0].best
+  const baseRedis = (live.find((c) => c.label === 'express-session + connect-redis') || {}).best
+  console.log('## session middleware alone (in process, no HTTP): CPU µs per request, lowest of 3 passes\n')
+  console.log('| middleware + store | CPU µs/req | vs express-session |')
+  console.log('| --- | ---: | ---: |')
+  for (const cell of live) {
+    const b = cell.kind.includes('redis') ? baseRedis : base
+    console.log(`| ${cell.label} | ${cell.best.toFixed(1)} | ${(b / cell.best).toFixed(2)}× |`)
+  }
+  console.log()
+  for (const cell of live) {
+    if (cell.kind.includes('redis')) await cleanup(cell.prefix)
+    if (cell.store.client) await cell.store.client.quit()
+    if (typeof cell.store.close === 'function') await cell.store.close()
+  }
 }
 
 if (process.argv[2] === '--serve') {
