@@ -157,3 +157,16 @@ test('signedCookie/signedCookies equal cookie-parser', () => {
   assert.deepStrictEqual(ns.signedCookies(a, ['k1', 'k2']), cookieParser.signedCookies(b, ['k1', 'k2']))
   assert.deepStrictEqual(a, b)
 })
+
+test('cached keyrings notice a binary secret changed in place', () => {
+  const buf = Buffer.from('secret-one')
+  const signed = ns.sign('v', buf)
+  assert.strictEqual(ns.unsign(signed, buf), 'v')
+  assert.strictEqual(ns.unsign(signed, [Buffer.from('x'), buf]), 'v')
+  buf.write('SECRET')
+  assert.strictEqual(ns.unsign(signed, buf), false)
+  assert.strictEqual(ns.unsign(signed, [Buffer.from('x'), buf]), false)
+  assert.strictEqual(ns.sign('v', buf), sig.sign('v', buf))
+  // A string and a Buffer with the same bytes are the same key, as in crypto.
+  assert.strictEqual(ns.sign('v', 'abc'), ns.sign('v', Buffer.from('abc')))
+})

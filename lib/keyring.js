@@ -74,30 +74,48 @@ class Keyring {
 }
 
 // Keyrings reused per secret: strings by value, arrays of strings by identity (checked
-// element by element, so editing the array is seen). Binary secrets can change in place,
-// so they get a fresh keyring each time.
+// element by element, so editing the array is seen), binary secrets by their bytes (they
+// can change in place). Anything else (a KeyObject) gets a fresh keyring each time.
 const byString = new Map()
+const byBytes = new Map()
 const byArray = new WeakMap()
 const MAX_CACHED = 64
 
-function keyringFor (secret) {
-  if (typeof secret === 'string') {
-    let ring = byString.get(secret)
-    if (ring === undefined) {
-      ring = new Keyring(secret)
-      if (byString.size >= MAX_CACHED) byString.clear()
-      byString.set(secret, ring)
-    }
-    return ring
+function remember (map, key, make) {
+  let ring = map.get(key)
+  if (ring === undefined) {
+    ring = make()
+    if (map.size >= MAX_CACHED) map.clear()
+    map.set(key, ring)
   }
+  return ring
+}
+
+// A string naming a binary secret (or a list of secrets) by content; undefined if none.
+function bytesKey (secret) {
+  if (typeof secret === 'string') return 's' + secret.length + ':' + secret
+  if (ArrayBuffer.isView(secret)) {
+    return 'b' + secret.byteLength + ':' + Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength).toString('latin1')
+  }
+  return undefined
+}
+
+function keyringFor (secret) {
+  if (typeof secret === 'string') return remember(byString, secret, () => new Keyring(secret))
   if (Array.isArray(secret)) {
     const hit = byArray.get(secret)
     if (hit !== undefined && sameItems(hit.items, secret)) return hit.ring
-    const ring = new Keyring(secret)
-    if (secret.every((s) => typeof s === 'string')) byArray.set(secret, { items: secret.slice(), ring })
-    return ring
+    if (secret.every((s) => typeof s === 'string')) {
+      const ring = new Keyring(secret)
+      byArray.set(secret, { items: secret.slice(), ring })
+      return ring
+    }
+    const keys = secret.map(bytesKey)
+    if (secret.length === 0 || keys.includes(undefined)) return new Keyring(secret)
+    return remember(byBytes, keys.join(''), () => new Keyring(secret))
   }
-  return new Keyring(secret)
+  const key = bytesKey(secret)
+  return key === undefined ? new Keyring(secret) : remember(byBytes, key, () => new Keyring(secret))
 }
 
 function sameItems (a, b) {
