@@ -186,3 +186,31 @@ test('disconnectEvents: true also emits express-session\'s disconnect/connect', 
   await connected // the store probes while down: no request needed
   assert.strictEqual(store.available, true)
 })
+
+test('connection options: { host, port, username, password, db } and a url with them beside it', async (t) => {
+  if (skipWithout(t)) return
+  const server = await startServer({ args: ['--requirepass', 'top secret', '--databases', '4'] })
+  t.after(() => server.stop())
+  const { spawnSync } = require('node:child_process')
+  const cli = (...a) => spawnSync('redis-cli', ['-p', String(server.port), '--user', 'default', '--pass', 'top secret', '--no-auth-warning', ...a], { encoding: 'utf8' }).stdout.trim()
+  cli('ACL', 'SETUSER', 'app', 'on', '>app pass', '~*', '+@all')
+  const stores = [
+    new RedisStore({ host: '127.0.0.1', port: server.port, password: 'top secret', db: 2, prefix: 'o1:' }),
+    new RedisStore({ host: 'localhost', port: server.port, username: 'app', password: 'app pass', db: 3, prefix: 'o2:' }),
+    new RedisStore({ url: `redis://127.0.0.1:${server.port}`, username: 'app', password: 'app pass', db: 1, prefix: 'o3:' }),
+    new RedisStore({ url: `redis://app:${encodeURIComponent('app pass')}@127.0.0.1:${server.port}/3`, prefix: 'o4:' })
+  ]
+  t.after(() => Promise.all(stores.map((s) => s.close())))
+  for (const s of stores) await s.set('x', { cookie: {}, p: s.prefix })
+  assert.strictEqual(cli('-n', '2', 'GET', 'o1:x'), JSON.stringify({ cookie: {}, p: 'o1:' }))
+  assert.strictEqual(cli('-n', '3', 'EXISTS', 'o2:x'), '1')
+  assert.strictEqual(cli('-n', '1', 'EXISTS', 'o3:x'), '1')
+  assert.strictEqual(cli('-n', '3', 'EXISTS', 'o4:x'), '1')
+  assert.strictEqual(cli('-n', '0', 'DBSIZE'), '0')
+  // a wrong password: a coded error, not a hang
+  const wrong = new RedisStore({ port: server.port, password: 'nope', commandTimeout: TIMEOUT })
+  t.after(() => wrong.close())
+  const r = await timed(wrong.get('x'))
+  assert.strictEqual(r.err && r.err.code, 'ERR_REDIS_AUTH', String(r.err))
+  assert.ok(r.ms < TIMEOUT + SLACK)
+})

@@ -42,6 +42,17 @@ function readPem (tls, name) {
   return pem(tls[name], name)
 }
 
+// username / password / db given beside a url go into it
+function withCredentials (url, o) {
+  if (o.username == null && o.password == null && o.db == null) return url
+  let u
+  try { u = new URL(url) } catch { return url } // the native side reports a bad URL
+  if (o.username != null) u.username = String(o.username)
+  if (o.password != null) u.password = String(o.password)
+  if (o.db != null) u.pathname = '/' + Number(o.db)
+  return u.toString()
+}
+
 const secured = (url, secure) => secure && url.startsWith('redis://') ? 'rediss://' + url.slice(8) : url
 
 function nodeUrl (o, node, secure) {
@@ -81,7 +92,7 @@ function nativeOptions (o) {
     out.cluster = o.cluster.map((n) => nodeUrl(o, n, !!tls))
   } else if (o.url != null) {
     if (typeof o.url !== 'string') throw typeError('url must be a string')
-    out.url = secured(o.url, !!tls)
+    out.url = secured(withCredentials(o.url, o), !!tls)
   } else {
     out.url = nodeUrl(o, { host: o.host, port: o.port }, !!tls)
   }
@@ -262,7 +273,10 @@ class RedisStore extends Store {
     }
     const p = this._pending.size === 0
       ? Promise.resolve()
-      : new Promise((resolve) => { this._onClosed = resolve })
+      : new Promise((resolve) => {
+        const before = this._onClosed
+        this._onClosed = before ? () => { before(); resolve() } : resolve
+      })
     return settle(p, cb)
   }
 }

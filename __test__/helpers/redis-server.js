@@ -98,8 +98,10 @@ async function startServer ({ port, args = [], tls = null } = {}) {
   port = port || await freePort()
   const server = { port, child: null }
   const portArgs = tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]
-  const ready = tls
-    ? () => spawnSync('redis-cli', [...tls.cli, '-p', String(port), 'ping'], { encoding: 'utf8', timeout: 5000 }).stdout.trim() === 'PONG'
+  const pass = args.indexOf('--requirepass')
+  const cliArgs = [...(tls ? tls.cli : []), ...(pass >= 0 ? ['--pass', args[pass + 1], '--no-auth-warning'] : [])]
+  const ready = cliArgs.length
+    ? () => spawnSync('redis-cli', [...cliArgs, '-p', String(port), 'ping'], { encoding: 'utf8', timeout: 5000 }).stdout.trim() === 'PONG'
     : () => ping(port)
   server.launch = async () => {
     const child = spawn('redis-server', [...portArgs, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' })

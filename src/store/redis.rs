@@ -33,6 +33,7 @@ pub const ERR_BAD_DATA: &str = "ERR_REDIS_BAD_DATA";
 pub const ERR_COMMAND: &str = "ERR_REDIS_COMMAND";
 pub const ERR_CLOSED: &str = "ERR_REDIS_CLOSED";
 pub const ERR_CONFIG: &str = "ERR_REDIS_CONFIG";
+pub const ERR_AUTH: &str = "ERR_REDIS_AUTH";
 
 /// An error with a stable code and a message that says what happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +65,17 @@ impl std::fmt::Display for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 fn map_redis_error(e: RedisError, timeout: Duration) -> StoreError {
-    if e.is_timeout() {
+    if matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::Server(ServerErrorKind::NoPerm)
+    ) || e.code() == Some("WRONGPASS")
+        || e.code() == Some("NOAUTH")
+    {
+        StoreError::new(
+            ERR_AUTH,
+            format!("Redis refused the credentials: {e} (check username/password)"),
+        )
+    } else if e.is_timeout() {
         StoreError::new(
             ERR_TIMEOUT,
             format!(
