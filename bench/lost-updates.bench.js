@@ -7,6 +7,7 @@
 //   (b) own keys: each write sets a key of its own (h<i>, w<i>) → rolled-back keys
 //   (c) logout over HTTP while RPC writes are in flight → trials where the session is
 //       back in the store afterwards (resurrected)
+//   (d) the same writes spread over 32 signed-in browsers (no contention): ops/s
 // Stacks: express-session with its MemoryStore and with connect-redis (node-redis), the RPC
 // side glued as apps do (store.load + session.save); ours through createSessions()
 // (sessions.http() + req.use('session')) on our memory and Redis stores, by default
@@ -244,6 +245,27 @@ async function scenarioKeys (port, store, c) {
   return { rolledBack, failed, opsPerSec: (2 * K) / secs }
 }
 
+// (d) no contention: 32 browsers, each its own session, 2K HTTP + websocket writes in all
+async function scenarioSpread (port) {
+  const n = 32
+  const users = []
+  for (let i = 0; i < n; i++) {
+    const u = await signIn(port)
+    u.sock = await openSocket(port, u.cookie)
+    users.push(u)
+  }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n })
+  const t0 = process.hrtime.bigint()
+  await Promise.all([
+    pool(K, n, async (i) => { await request(agent, port, 'POST', `/set?k=h${i}&v=${i}`, users[i % n].cookie) }),
+    pool(K, n, async (i) => { await users[i % n].sock.call({ op: 'set', k: 'w' + i, v: i }) })
+  ])
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  for (const u of users) u.sock.close()
+  agent.destroy()
+  return (2 * K) / secs
+}
+
 // (c): per trial a fresh sign-in; RPC writes keep `c` in flight; once some have loaded
 // the session, logout over HTTP; after everything settled, is the session stored again?
 async function scenarioLogout (port, store, c) {
@@ -297,6 +319,7 @@ async function main () {
     const port = server.address().port
     const row = { name, levels: {} }
     try {
+      row.spread = await scenarioSpread(port)
       for (const c of LEVELS) {
         const a = await scenarioCounters(port, stack.store, c)
         const b = await scenarioKeys(port, stack.store, c)
@@ -323,24 +346,25 @@ function print (rows) {
   console.log(`## Lost updates: HTTP route + websocket RPC on one session (K = ${K} writes per channel, ${TRIALS} logout trials)\n`)
   console.log('In flight per channel: 1 / 8 / 32. Lost increments and rolled-back keys out of ' + 2 * K +
     '; resurrected sessions out of ' + TRIALS + ' trials; ops/s of scenario (b), both channels together.\n')
-  console.log('| stack | lost increments (a) | rolled-back keys (b) | resurrected (c) | failed writes | ops/s (b) |')
-  console.log('|---|---|---|---|---|---|')
+  console.log('| stack | lost increments (a) | rolled-back keys (b) | resurrected (c) | failed writes | ops/s (b) | ops/s, 32 sessions (d) |')
+  console.log('|---|---|---|---|---|---|---|')
   const base = {}
   for (const r of rows) {
-    if (r.skipped || r.error) { console.log(`| ${r.name} | ${r.skipped || 'error: ' + r.error} | | | | |`); continue }
+    if (r.skipped || r.error) { console.log(`| ${r.name} | ${r.skipped || 'error: ' + r.error} | | | | | |`); continue }
     const L = LEVELS.map((c) => r.levels[c]).filter(Boolean)
     const j = (f) => L.map(f).join(' / ')
     console.log(`| ${r.name} | ${j((x) => x.a.lost)} | ${j((x) => x.b.rolledBack)} | ${j((x) => x.l.resurrected)} | ` +
-      `${j((x) => x.a.failed + x.b.failed)} | ${j((x) => Math.round(x.b.opsPerSec))} |`)
-    if (r.name.includes('merge: false')) base[r.name.split(',')[0]] = L.map((x) => x.b.opsPerSec)
+      `${j((x) => x.a.failed + x.b.failed)} | ${j((x) => Math.round(x.b.opsPerSec))} | ${Math.round(r.spread)} |`)
+    if (r.name.includes('merge: false')) base[r.name.split(',')[0]] = [...L.map((x) => x.b.opsPerSec), r.spread]
   }
-  console.log('\nCost (ops/s of (b) relative to `merge: false` on the same store, per concurrency):\n')
+  console.log('\nCost (ops/s relative to `merge: false` on the same store: (b) at each concurrency on one session, and (d)):\n')
   for (const r of rows) {
     if (r.skipped || r.error || r.name.includes('merge: false')) continue
     const b = base[r.name.split(/[ ,]/).slice(0, 2).join(' ')]
     if (!b) continue
     const L = LEVELS.map((c) => r.levels[c]).filter(Boolean)
-    console.log(`- ${r.name}: ${L.map((x, i) => (x.b.opsPerSec / b[i]).toFixed(2) + '×').join(' / ')}`)
+    console.log(`- ${r.name}: ${L.map((x, i) => (x.b.opsPerSec / b[i]).toFixed(2) + '×').join(' / ')} on one session; ` +
+      `${(r.spread / b[L.length]).toFixed(2)}× over 32 sessions`)
   }
   console.log()
 }
