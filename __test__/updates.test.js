@@ -298,3 +298,49 @@ test('options: lock needs a store that locks; merge: false writes blindly', asyn
   assert.strictEqual(got.b, 2)
   await store.close()
 })
+
+// Two RedisStore instances stand for two processes (each has its own connection and its own
+// per-process save queue): merged saves from both keep every key; locked increments from
+// both lose none.
+test('RedisStore: merged saves and locked increments from two store instances (two processes)', async (t) => {
+  if (!await redisOrSkip(t)) return
+  const { mergeSave, kLoaded, kLock } = require('../lib/merge')
+  const prefix = `test:updates:${Math.random().toString(36).slice(2)}:`
+  const stores = [new RedisStore({ port: REDIS_PORT, prefix, tombstoneTtl: 1000 }), new RedisStore({ port: REDIS_PORT, prefix, tombstoneTtl: 1000 })]
+  const load = async (store) => {
+    const json = await store.getJSON('p')
+    const s = JSON.parse(json)
+    Object.defineProperty(s, 'id', { value: 'p' })
+    s[kLoaded] = json
+    return s
+  }
+  const save = (store, s) => new Promise((resolve, reject) => mergeSave(store, s, JSON.stringify(s), (e) => e ? reject(e) : resolve()))
+  try {
+    const first = { cookie: cookie(), n: 0 }
+    assert.strictEqual(await stores[0].casJSON('p', null, JSON.stringify(first), first), 'ok')
+    const N = 30
+    await Promise.all(stores.flatMap((store, k) => Array.from({ length: N }, async (_, i) => {
+      const s = await load(store)
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 3))
+      s[`k${k}_${i}`] = i
+      await save(store, s)
+    })))
+    const all = JSON.parse(await stores[1].getJSON('p'))
+    for (let k = 0; k < 2; k++) for (let i = 0; i < N; i++) assert.strictEqual(all[`k${k}_${i}`], i, `k${k}_${i}`)
+    // locked read-modify-write of one key
+    const lock = (store) => new Promise((resolve, reject) => store.lockSession('p', 5000, 20000, (e, tk) => e ? reject(e) : resolve(tk)))
+    await Promise.all(stores.flatMap((store) => Array.from({ length: 15 }, async () => {
+      const token = await lock(store)
+      const s = await load(store)
+      s[kLock] = token
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      s.n = s.n + 1
+      await save(store, s)
+      await store.unlockSession('p', token)
+    })))
+    assert.strictEqual(JSON.parse(await stores[0].getJSON('p')).n, 30)
+  } finally {
+    await stores[0].destroy('p')
+    for (const s of stores) { await s.clear(); await s.close() }
+  }
+})

@@ -11,6 +11,8 @@ export interface MemoryStoreOptions {
   shared?: string
   /** Code stored sessions with a learned dictionary (less memory). Default true. */
   compress?: boolean
+  /** ms a destroyed id stays refused to merging saves of new sessions (README "Concurrent writes"). Default 60000. */
+  tombstoneTtl?: number
 }
 
 type Callback<T> = (err: Error | null, value?: T) => void

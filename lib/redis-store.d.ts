@@ -39,6 +39,8 @@ export interface RedisStoreOptions {
   commandTimeout?: number
   /** Also emit express-session's 'disconnect'/'connect' on outages (default false: see README). */
   disconnectEvents?: boolean
+  /** ms a destroyed session's tombstone key lives (README "Concurrent writes"). Default 60000. */
+  tombstoneTtl?: number
 }
 
 type Cb<T> = (err: any, value?: T) => void

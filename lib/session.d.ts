@@ -89,6 +89,14 @@ export interface SessionOptions {
   proxy?: boolean
   saveUninitialized?: boolean
   unset?: 'destroy' | 'keep'
+  /** Concurrent writes (README "Concurrent writes"): saves merge the keys they changed, on our stores. Default true. */
+  merge?: boolean
+  /** One request of a session at a time (needs our stores): true, or a function of the request. */
+  lock?: boolean | ((req: IncomingMessage) => boolean)
+  /** ms a lock is held at most (default 10000). */
+  lockLease?: number
+  /** ms a request waits for a lock before ERR_SESSION_LOCK_TIMEOUT (default 10000). */
+  lockWait?: number
 }
 
 export type SessionMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: any) => void) => void
