@@ -344,3 +344,48 @@ test('RedisStore: merged saves and locked increments from two store instances (t
     for (const s of stores) { await s.clear(); await s.close() }
   }
 })
+
+test('regenerate retires the old id; a lock wait that runs out is ERR_SESSION_LOCK_TIMEOUT over HTTP', async () => {
+  const sessions = createSessions({ secret: 'updates test', lock: true, lockWait: 100, lockLease: 5000 })
+  const store = sessions.store.use('memory')
+  let gate
+  const app = require('express')()
+  app.use(sessions.http())
+  app.get('/login', (req, res) => { req.session.user = 'ada'; res.end(req.sessionID) })
+  app.get('/regen', (req, res, next) => req.session.regenerate((err) => err ? next(err) : res.end(req.sessionID)))
+  app.get('/hold', async (req, res) => { await new Promise((resolve) => { gate = resolve }); res.end('held') })
+  app.use((err, req, res, next) => { res.statusCode = 500; res.end(String(err.code)) })
+  const server = http.createServer(app).listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = server.address().port
+  const get = (path, headers) => new Promise((resolve, reject) => http.get({ port, path, headers }, (res) => {
+    let body = ''
+    res.on('data', (d) => { body += d })
+    res.on('end', () => resolve({ res, body }))
+  }).on('error', reject))
+  try {
+    const login = await get('/login')
+    const c = login.res.headers['set-cookie'][0].split(';')[0]
+    const old = await sessions.load({ headers: { cookie: c } }) // an RPC's session, loaded before
+    const regen = await get('/regen', { cookie: c })
+    assert.notStrictEqual(regen.body, login.body)
+    old.late = 1
+    await assert.rejects(old.save(), { code: 'ERR_SESSION_GONE' })
+    assert.strictEqual(await store.get(login.body), undefined, 'the old id stays gone')
+    assert.ok(await store.get(regen.body), 'the new session is stored')
+    // a request holds the lock; another one waits 100 ms and fails with a stable code
+    const c2 = regen.res.headers['set-cookie'][0].split(';')[0]
+    const held = get('/hold', { cookie: c2 })
+    await waitFor(() => gate)
+    const blocked = await get('/login', { cookie: c2 })
+    assert.strictEqual(blocked.res.statusCode, 500)
+    assert.strictEqual(blocked.body, 'ERR_SESSION_LOCK_TIMEOUT')
+    gate()
+    assert.strictEqual((await held).body, 'held')
+    assert.strictEqual((await get('/login', { cookie: c2 })).res.statusCode, 200, 'released at the end of the response')
+  } finally {
+    server.closeAllConnections()
+    server.close()
+    await store.close()
+  }
+})
