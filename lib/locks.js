@@ -66,8 +66,10 @@ class Tombstones {
 
   add (sid) {
     const now = Date.now()
-    if (this.until.size >= 1024) {
-      for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+    // the map is in expiry order (one ttl for all): drop expired ids from the front only
+    for (const [k, t] of this.until) {
+      if (t > now) break
+      this.until.delete(k)
     }
     this.until.delete(sid) // keep the map in expiry order
     this.until.set(sid, now + this.ttl)
