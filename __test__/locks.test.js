@@ -12,6 +12,6 @@ test('Tombstones: remembered for their ttl, expired ones dropped as new ones com
   assert.strictEqual(tombs.until.size, 1, 'expired ids are pruned by add()')
   assert.strictEqual(tombs.has('old5'), false)
   assert.strictEqual(tombs.has('new'), true)
-  tombs.add('new') // re-adding moves it to the back, keeping the expiry order
+  tombs.add('new') // re-adding renews it
   assert.deepStrictEqual([...tombs.until.keys()], ['new'])
 })

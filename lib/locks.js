@@ -62,16 +62,17 @@ class Tombstones {
   constructor (ttlMs) {
     this.ttl = ttlMs
     this.until = new Map()
+    this.sweepAt = 0
   }
 
   add (sid) {
     const now = Date.now()
-    // the map is in expiry order (one ttl for all): drop expired ids from the front only
-    for (const [k, t] of this.until) {
-      if (t > now) break
-      this.until.delete(k)
+    // expired ids go in one pass at most every second (or ttl): walking the Map from its
+    // front on every add is quadratic once its front is full of deleted entries
+    if (now >= this.sweepAt) {
+      for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+      this.sweepAt = now + Math.min(this.ttl, 1000)
     }
-    this.until.delete(sid) // keep the map in expiry order
     this.until.set(sid, now + this.ttl)
   }
 
