@@ -69,10 +69,16 @@ class MemoryStore extends Store {
 
   get (sid, cb) {
     return settleSync(() => {
-      checkSid(sid)
-      const json = native.memGet(this._open(), sid)
-      return json == null ? undefined : merge.parseLoaded(json)
+      const json = this._json(sid)
+      return json === undefined ? undefined : merge.parseLoaded(json)
     }, cb)
+  }
+
+  // the stored JSON of `sid` as is (expiry-checked), undefined when missing or expired
+  _json (sid) {
+    checkSid(sid)
+    const json = native.memGet(this._open(), sid)
+    return json == null ? undefined : json
   }
 
   set (sid, session, cb) {
@@ -135,11 +141,7 @@ class MemoryStore extends Store {
   // For the native session middleware: the stored JSON as is (already expiry-checked),
   // undefined when missing or expired.
   getJSON (sid, cb) {
-    return settleSync(() => {
-      checkSid(sid)
-      const json = native.memGet(this._open(), sid)
-      return json == null ? undefined : json
-    }, cb)
+    return settleSync(() => this._json(sid), cb)
   }
 
   // Stores `json` (the caller's JSON.stringify(session)) as is; `session` gives the expiry.

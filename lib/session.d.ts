@@ -17,19 +17,11 @@ export interface CookieOptions {
   sameSite?: boolean | 'lax' | 'strict' | 'none' | 'auto' | undefined
 }
 
-export declare class Cookie implements CookieOptions {
+// The cookie's fields are CookieOptions' (declaration merging), less `encode`.
+export interface Cookie extends Omit<CookieOptions, 'encode'> {}
+export declare class Cookie {
   constructor (options?: CookieOptions)
   originalMaxAge: number | null
-  maxAge?: number | undefined
-  partitioned?: boolean | undefined
-  priority?: 'low' | 'medium' | 'high' | undefined
-  signed?: boolean | undefined
-  expires?: Date | null | undefined
-  httpOnly?: boolean | undefined
-  path?: string | undefined
-  domain?: string | undefined
-  secure?: boolean | 'auto' | undefined
-  sameSite?: boolean | 'lax' | 'strict' | 'none' | 'auto' | undefined
   serialize (name: string, value: string): string
 }
 

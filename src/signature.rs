@@ -212,6 +212,14 @@ mod tests {
         Keyring::new(secrets.iter().map(|s| s.as_bytes()))
     }
 
+    /// The HMAC tag of a signature (unpadded base64) as lowercase hex, as RFC 4231 prints it.
+    fn hex_tag(sig: &[u8]) -> String {
+        let tag = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(sig)
+            .unwrap();
+        tag.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
     fn golden_vectors() {
         // cookie-signature's own test vector.
@@ -222,24 +230,16 @@ mod tests {
         );
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
         let sig = Key::new(b"Jefe").signature(b"what do ya want for nothing?");
-        let tag = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(&sig[..])
-            .unwrap();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
-            hex,
+            hex_tag(&sig),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         // A key longer than the SHA-256 block (RFC 4231 test case 6).
         let key = [0xaau8; 131];
         let sig =
             Key::new(&key).signature(b"Test Using Larger Than Block-Size Key - Hash Key First");
-        let tag = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(&sig[..])
-            .unwrap();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
-            hex,
+            hex_tag(&sig),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
