@@ -16,12 +16,14 @@ test('settle: with a callback the error goes to the callback only', async () => 
   assert.strictEqual(err.message, 'boom')
 })
 
-test('settleSync: defers the callback and mirrors the result', async () => {
+test('settleSync: defers the callback to the check phase (setImmediate) and mirrors the result', async () => {
   let called = false
   const p = settleSync(() => 7, (e, v) => { called = true; assert.strictEqual(v, 7) })
   assert.strictEqual(called, false)
   assert.strictEqual(await p, 7)
   await new Promise((resolve) => process.nextTick(resolve))
+  assert.strictEqual(called, false) // not on this tick's nextTick queue
+  await new Promise((resolve) => setImmediate(resolve))
   assert.strictEqual(called, true)
   await assert.rejects(settleSync(() => { throw new TypeError('bad') }), TypeError)
 })
