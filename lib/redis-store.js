@@ -133,7 +133,7 @@ class RedisStore extends Store {
     this._native = new (addon().NativeRedisStore)(opts, this._drain.bind(this))
   }
 
-  // Starts one native operation; `queued` ones (get/set/touch/destroy) are sent together
+  // Starts one native operation; `queued` ones (get/set/touch/destroy/eval) are sent together
   // with everything else queued in this tick, as one pipeline.
   _call (fn, queued) {
     if (this._closed) return Promise.reject(codedError('ERR_REDIS_CLOSED', 'the RedisStore is closed'))
@@ -332,7 +332,7 @@ Object.assign(RedisStore.prototype, {
   createSession: merge.createSession,
 
   _eval (name, keys, args) {
-    return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args))
+    return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args), true)
   },
 
   _tagged (sid, what) { return `{${this.prefix}${sid}}:${what}` },

@@ -1,8 +1,8 @@
 //! N-API binding of the Redis store: converts options and results, nothing else.
 //!
 //! Each operation is a synchronous call that takes a request id. `get`/`set`/`touch`/
-//! `destroy` only queue; JS calls `flush()` once per tick, which sends the queue to Redis as
-//! one pipeline on the tokio runtime (others spawn their own task). Completions go into one queue; the first completion after a drain
+//! `destroy`/`eval` only queue; JS calls `flush()` once per tick, which sends the queue to
+//! Redis as one pipeline on the tokio runtime (the scans spawn their own task). Completions go into one queue; the first completion after a drain
 //! wakes the JS thread once (a weak threadsafe function), and JS takes every finished
 //! result with one `drain()` call. Many operations in flight thus cost one wake-up, not
 //! one Promise settled from tokio per operation.
@@ -282,6 +282,7 @@ impl NativeRedisStore {
                         Ok(Reply::Found(Found::Session(j))) => Payload::Json(Some(j)),
                         Ok(Reply::Found(Found::Missing)) => Payload::Json(None),
                         Ok(Reply::Done) => Payload::Nothing,
+                        Ok(Reply::Text(t)) => Payload::Json(t),
                         Err(e) => Payload::Error(e),
                     },
                 )
@@ -356,14 +357,17 @@ impl NativeRedisStore {
         self.spawn(id, async move { s.ping().await }, |()| Payload::Nothing);
     }
 
-    /// Runs a Lua script (EVALSHA, EVAL on NOSCRIPT); the reply as a string or null.
+    /// Queues a Lua script (EVALSHA, EVAL on NOSCRIPT); the reply as a string or null.
     #[napi(catch_unwind)]
     pub fn eval(&self, id: u32, sha: String, script: String, keys: Vec<String>, args: Vec<String>) {
-        let s = self.store.clone();
-        self.spawn(
+        self.queue(
             id,
-            async move { s.eval(sha, script, keys, args).await },
-            Payload::Json,
+            Op::Eval {
+                sha,
+                script,
+                keys,
+                args,
+            },
         );
     }
 

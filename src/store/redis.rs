@@ -243,6 +243,14 @@ pub enum Op {
     Destroy {
         sid: String,
     },
+    /// A Lua script by its SHA-1 (EVAL when Redis does not have it yet): its reply as
+    /// text, see [`RedisStore::eval`]. In a batch, saves go out with the reads.
+    Eval {
+        sha: String,
+        script: String,
+        keys: Vec<String>,
+        args: Vec<String>,
+    },
 }
 
 /// The result of an [`Op`].
@@ -250,11 +258,13 @@ pub enum Op {
 pub enum Reply {
     Found(Found),
     Done,
+    Text(Option<String>),
 }
 
 enum Planned {
     Get(String),
     Cmd(Cmd),
+    Eval(Cmd, String, Vec<String>, Vec<String>),
     Nothing,
 }
 
@@ -645,6 +655,21 @@ impl RedisStore {
         .await
     }
 
+    /// EVAL of the script text itself (after a NOSCRIPT reply).
+    async fn eval_script(
+        &self,
+        script: String,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> StoreResult<Option<String>> {
+        self.run(|mut c| async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(&script).arg(keys.len()).arg(&keys).arg(&args);
+            script_reply(query(&mut c, &cmd).await?)
+        })
+        .await
+    }
+
     /// The stored JSON of `sid` if the session is alive.
     pub async fn get(&self, sid: &str) -> StoreResult<Found> {
         let key = self.key(sid);
@@ -943,6 +968,8 @@ impl RedisStore {
         enum Plan {
             Get(String),
             Sent,
+            // the script, keys and args: sent again as EVAL if Redis answers NOSCRIPT
+            Eval(String, Vec<String>, Vec<String>),
             Nothing,
         }
         let mut p = redis::pipe();
@@ -960,6 +987,11 @@ impl RedisStore {
                     count += 1;
                     plans.push(Plan::Sent);
                 }
+                Planned::Eval(cmd, script, keys, args) => {
+                    p.add_command(cmd);
+                    count += 1;
+                    plans.push(Plan::Eval(script, keys, args));
+                }
                 Planned::Nothing => plans.push(Plan::Nothing),
             }
         }
@@ -976,6 +1008,7 @@ impl RedisStore {
         let now = expiry::now_ms();
         let mut it = replies.into_iter();
         let mut recheck = Vec::new();
+        let mut noscript = Vec::new();
         let mut out: Vec<StoreResult<Reply>> = plans
             .into_iter()
             .enumerate()
@@ -984,6 +1017,15 @@ impl RedisStore {
                 Plan::Sent => match it.next() {
                     Some(Value::ServerError(e)) => Err(server_error(e)),
                     Some(_) => Ok(Reply::Done),
+                    None => Err(StoreError::new(ERR_BAD_DATA, "missing pipeline reply")),
+                },
+                Plan::Eval(script, keys, args) => match it.next() {
+                    Some(Value::ServerError(e)) if is_noscript(&e) => {
+                        noscript.push((i, script, keys, args));
+                        Ok(Reply::Done)
+                    }
+                    Some(Value::ServerError(e)) => Err(server_error(e)),
+                    Some(v) => script_reply(v).map(Reply::Text),
                     None => Err(StoreError::new(ERR_BAD_DATA, "missing pipeline reply")),
                 },
                 Plan::Get(key) => {
@@ -1028,6 +1070,10 @@ impl RedisStore {
                 };
             }
         }
+        // scripts Redis did not have yet (after a restart or SCRIPT FLUSH): EVAL, in order
+        for (i, script, keys, args) in noscript {
+            out[i] = self.eval_script(script, keys, args).await.map(Reply::Text);
+        }
         out
     }
 
@@ -1068,6 +1114,16 @@ impl RedisStore {
                 cmd.arg(self.key(&sid));
                 Planned::Cmd(cmd)
             }
+            Op::Eval {
+                sha,
+                script,
+                keys,
+                args,
+            } => {
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(&sha).arg(keys.len()).arg(&keys).arg(&args);
+                Planned::Eval(cmd, script, keys, args)
+            }
         }
     }
 
@@ -1088,6 +1144,12 @@ impl RedisStore {
                 self.touch(&sid, expires, ttl).await.map(|_| Reply::Done)
             }
             Op::Destroy { sid } => self.destroy(&sid).await.map(|_| Reply::Done),
+            Op::Eval {
+                sha,
+                script,
+                keys,
+                args,
+            } => self.eval(sha, script, keys, args).await.map(Reply::Text),
         }
     }
 
@@ -1104,6 +1166,11 @@ impl RedisStore {
 }
 
 /// A script's reply as text (see `RedisStore::eval`).
+fn is_noscript(e: &ServerError) -> bool {
+    matches!(e.kind(), Some(ServerErrorKind::NoScript))
+        || format!("{e:?}").to_ascii_lowercase().contains("noscript")
+}
+
 fn script_reply(v: Value) -> StoreResult<Option<String>> {
     match v {
         Value::Nil => Ok(None),
