@@ -34,6 +34,34 @@ function inWorker (body, data) {
 
 const cookie = () => ({ expires: new Date(Date.now() + 86400000) })
 
+test('compare-and-set on a shared store is atomic across worker threads: no increment is lost', async () => {
+  const name = `cas-${process.pid}-${Math.random()}`
+  const main = new MemoryStore({ shared: name })
+  const expires = new Date(Date.now() + 86400000).toISOString()
+  await main.setJSON('hot', JSON.stringify({ cookie: { expires }, n: 0 }), { cookie: { expires } })
+  // four workers each add 300 to one counter: read the JSON, write n + 1 if it is unchanged
+  const tries = await Promise.all([0, 1, 2, 3].map(() => inWorker(`async (MemoryStore, { name, expires }) => {
+    const store = new MemoryStore({ shared: name })
+    const sess = { cookie: { expires } }
+    let tries = 0
+    for (let i = 0; i < 300; i++) {
+      let cur = await store.getJSON('hot')
+      for (;;) {
+        tries++
+        const next = JSON.stringify({ cookie: { expires }, n: JSON.parse(cur).n + 1 })
+        const r = await store.casJSON('hot', cur, next, sess, null)
+        if (r === 'ok') break
+        if (r === 'gone' || r === 'fenced') throw new Error(r)
+        cur = r
+      }
+    }
+    return tries
+  }`, { name, expires })))
+  assert.strictEqual(JSON.parse(await main.getJSON('hot')).n, 1200)
+  assert.ok(tries.every((t) => t >= 300))
+  await main.close()
+})
+
 test('stores with the same shared name in different workers see the same sessions', async () => {
   const name = `w-${process.pid}-${Math.random()}`
   const main = new MemoryStore({ shared: name, max: 100000 })

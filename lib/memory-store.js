@@ -157,10 +157,10 @@ class MemoryStore extends Store {
   }
 }
 
-// Concurrent writes (lib/merge.js, README "Concurrent writes"). The native calls are
-// synchronous, so the read and the write below happen with no other JS of this thread in
-// between: atomic for every handle of this thread. (A store `shared` between worker
-// threads keeps tombstones and locks per handle.)
+// Concurrent writes (lib/merge.js, README "Concurrent writes"): the compare-and-set is one
+// native call under the store's lock, atomic for every handle in every worker thread.
+// (Tombstones and locks are kept per handle: a store `shared` between worker threads sees
+// another thread's destroy through the session being gone, not through a tombstone.)
 Object.assign(MemoryStore.prototype, {
   createSession: merge.createSession,
 
@@ -176,19 +176,17 @@ Object.assign(MemoryStore.prototype, {
     return settleSync(() => {
       checkSid(sid)
       if (typeof json !== 'string') throw codedError('ERR_INVALID_ARG_TYPE', 'json must be a string', TypeError)
+      if (expected != null && typeof expected !== 'string') throw codedError('ERR_INVALID_ARG_TYPE', 'expected must be a string or null', TypeError)
       checkSession(session)
       const h = this._open()
       if (token != null && !(this._locks !== null && this._locks.holds(sid, token))) return 'fenced'
-      const cur = native.memGet(h, sid)
-      if (expected == null) {
-        if (cur != null) return cur
-        if (this._tombs.has(sid)) return 'gone'
-      } else {
-        if (cur == null) return 'gone'
-        if (cur !== expected) return cur
+      if (expected == null && this._tombs.has(sid)) {
+        // destroyed lately: a save of a new session must not re-create it
+        const cur = native.memGet(h, sid)
+        return cur != null ? cur : 'gone'
       }
-      native.memSet(h, sid, json, expiresAt(session))
-      return 'ok'
+      const r = native.memCas(h, sid, expected == null ? null : expected, json, expiresAt(session))
+      return r === 0 ? 'ok' : r === 1 ? 'gone' : r
     }, cb)
   },
 

@@ -6,7 +6,7 @@
 //! `toString` in JS.
 
 use crate::expiry::now_ms;
-use crate::store::memory::{Error as CoreError, MemoryStore, Options};
+use crate::store::memory::{Cas, Error as CoreError, MemoryStore, Options};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -180,6 +180,38 @@ pub fn mem_set(h: &External<Handle>, sid: Sid, json: String, expires: Option<f64
     h.inner
         .set(&sid.0, json.as_bytes(), expires, now_ms())
         .map_err(err)
+}
+
+/// Compare-and-set under the store's lock: stores `json` if the stored JSON is `expected`
+/// (null: if there is none). → 0 stored, 1 gone (expected and missing or expired), or the
+/// stored JSON (a conflict: nothing written).
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, sid: string, expected: string | null, json: string, expires?: number",
+    ts_return_type = "0 | 1 | string"
+)]
+pub fn mem_cas(
+    h: &External<Handle>,
+    sid: Sid,
+    expected: Option<String>,
+    json: String,
+    expires: Option<f64>,
+) -> Result<Either<u32, JsonText>> {
+    let r = h
+        .inner
+        .cas(
+            &sid.0,
+            expected.as_deref().map(str::as_bytes),
+            json.as_bytes(),
+            expires,
+            now_ms(),
+        )
+        .map_err(err)?;
+    Ok(match r {
+        Cas::Stored => Either::A(0),
+        Cas::Gone => Either::A(1),
+        Cas::Conflict(cur) => Either::B(JsonText(cur)),
+    })
 }
 
 /// Replaces the stored cookie with `cookie_json`; false when missing or expired.

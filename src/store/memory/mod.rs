@@ -52,6 +52,17 @@ pub enum Error {
     SharedOptions(Options),
 }
 
+/// The outcome of [`MemoryStore::cas`].
+#[derive(Debug, PartialEq)]
+pub enum Cas {
+    /// The new JSON is stored.
+    Stored,
+    /// A session was expected and there is none (destroyed, or expired).
+    Gone,
+    /// The stored JSON is not the expected one; it is here, and nothing was written.
+    Conflict(Vec<u8>),
+}
+
 struct Learner {
     samples: Vec<u8>,
     count: usize,
@@ -275,6 +286,65 @@ impl MemoryStore {
             self.evict();
         }
         Ok(())
+    }
+
+    /// Compare-and-set under the shard lock: stores `json` (as [`set`](Self::set) does) if the
+    /// stored JSON is `expected`, or, with `expected` `None`, if there is no session. Atomic
+    /// for every handle on the store, in every worker thread.
+    pub fn cas(
+        &self,
+        sid: &str,
+        expected: Option<&[u8]>,
+        json: &[u8],
+        expires: Option<f64>,
+        now: f64,
+    ) -> Result<Cas, Error> {
+        self.check()?;
+        let exp = self.expiry_of(expires, now);
+        let (i, h) = self.locate(sid);
+        let data = self.encode(json);
+        let mut shard = self.shards[i].lock();
+        let mut current = shard.get(sid.as_bytes(), h);
+        if let Some(n) = current {
+            if is_expired(Some(shard.node(n).expires), now) {
+                shard.remove_node(n);
+                self.len.fetch_sub(1, Relaxed);
+                self.sync_tail(i, &shard);
+                current = None;
+            }
+        }
+        match (current, expected) {
+            (None, Some(_)) => return Ok(Cas::Gone),
+            (Some(n), expected) => {
+                let stored = shard.node(n).data();
+                let same = match expected {
+                    None => false,
+                    Some(e) if codec::dict_id(stored) == codec::RAW => &stored[1..] == e,
+                    Some(e) => self.decode(stored) == e,
+                };
+                if !same {
+                    return Ok(Cas::Conflict(self.decode(stored)));
+                }
+            }
+            (None, None) => {}
+        }
+        if is_expired(Some(exp), now) {
+            // storing an already expired session is deleting it
+            if shard.remove(sid.as_bytes(), h) {
+                self.len.fetch_sub(1, Relaxed);
+                self.sync_tail(i, &shard);
+            }
+            return Ok(Cas::Stored);
+        }
+        let stamp = self.tick();
+        let added = shard.upsert(sid.as_bytes(), h, &data, exp, stamp);
+        self.sync_tail(i, &shard);
+        drop(shard);
+        if added {
+            self.len.fetch_add(1, Relaxed);
+            self.evict();
+        }
+        Ok(Cas::Stored)
     }
 
     /// Replaces the stored `cookie` with `cookie_json` and moves the expiry; false (and

@@ -217,3 +217,94 @@ fn threads_hammering_one_store() {
     assert_eq!(n, s.len.load(Relaxed));
     assert_eq!(n, s.ids(T).unwrap().len());
 }
+
+#[test]
+fn cas_writes_only_over_the_expected_json() {
+    for compress in [true, false] {
+        let s = MemoryStore::new(Options {
+            compress,
+            ..Options::default()
+        });
+        let (a, b, c) = (sess(1), sess(2), sess(3));
+        // no session expected: stored when there is none, a conflict when there is one
+        assert_eq!(
+            s.cas("x", None, a.as_bytes(), None, T).unwrap(),
+            Cas::Stored
+        );
+        assert_eq!(
+            s.cas("x", None, b.as_bytes(), None, T).unwrap(),
+            Cas::Conflict(a.clone().into_bytes())
+        );
+        // over the expected JSON only; a conflict hands back what is stored, unchanged
+        assert_eq!(
+            s.cas("x", Some(b.as_bytes()), c.as_bytes(), None, T)
+                .unwrap(),
+            Cas::Conflict(a.clone().into_bytes())
+        );
+        assert_eq!(get(&s, "x", T).unwrap(), a);
+        assert_eq!(
+            s.cas("x", Some(a.as_bytes()), b.as_bytes(), Some(T + 50.0), T)
+                .unwrap(),
+            Cas::Stored
+        );
+        assert_eq!(get(&s, "x", T).unwrap(), b);
+        // expired (at its new expiry) or destroyed: gone, and nothing is written back
+        assert_eq!(
+            s.cas("x", Some(b.as_bytes()), c.as_bytes(), None, T + 50.0)
+                .unwrap(),
+            Cas::Gone
+        );
+        assert_eq!(s.len(T).unwrap(), 0);
+        s.set("y", a.as_bytes(), None, T).unwrap();
+        s.destroy("y").unwrap();
+        assert_eq!(
+            s.cas("y", Some(a.as_bytes()), b.as_bytes(), None, T)
+                .unwrap(),
+            Cas::Gone
+        );
+        assert_eq!(get(&s, "y", T), None);
+        // a new JSON that is already expired deletes, as set does
+        s.set("z", a.as_bytes(), None, T).unwrap();
+        assert_eq!(
+            s.cas("z", Some(a.as_bytes()), b.as_bytes(), Some(T - 1.0), T)
+                .unwrap(),
+            Cas::Stored
+        );
+        assert_eq!(get(&s, "z", T), None);
+        assert_eq!(s.len(T).unwrap(), 0);
+    }
+}
+
+#[test]
+fn cas_is_atomic_across_threads() {
+    // 4 threads × 500 increments of one counter, each a read then a cas retried on conflict:
+    // none is lost
+    let s = store(None, None);
+    s.set("n", b"{\"cookie\":{},\"n\":0}", None, T).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    let mut cur = s.get("n", T).unwrap().unwrap();
+                    loop {
+                        let text = String::from_utf8(cur.clone()).unwrap();
+                        let n: u64 = text[text.rfind(':').unwrap() + 1..text.len() - 1]
+                            .parse()
+                            .unwrap();
+                        let next = format!("{{\"cookie\":{{}},\"n\":{}}}", n + 1);
+                        match s.cas("n", Some(&cur), next.as_bytes(), None, T).unwrap() {
+                            Cas::Stored => break,
+                            Cas::Conflict(now) => cur = now,
+                            Cas::Gone => panic!("gone"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(get(&s, "n", T).unwrap(), "{\"cookie\":{},\"n\":2000}");
+}
