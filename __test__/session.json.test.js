@@ -5,7 +5,8 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const { Cookie, Session } = require('../lib/session/session')
-const { cookieJSON, stringifyWithCookie, stringifySansCookie } = require('../lib/session/json')
+const { cookieJSON, stringifyWithCookie, stringifySansCookie, stringifySession } = require('../lib/session/json')
+const ExpressSession = require('express-session')
 
 function rng (seed) {
   return () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
@@ -32,4 +33,33 @@ test('cookieJSON and stringifyWithCookie equal JSON.stringify; stringifySansCook
     assert.strictEqual(sans, JSON.stringify(s, function (key, val) { return this === s && key === 'cookie' ? undefined : val }))
     assert.strictEqual(s.cookie, c) // the cookie is put back
   }
+})
+
+test('stringifySession (a store\'s set) equals JSON.stringify, its errors included, and leaves the session as it was', () => {
+  const rnd = rng(7)
+  const pick = (a) => a[Math.floor(rnd() * a.length)]
+  const cookie = () => pick([new Cookie({ maxAge: 1000 }), new ExpressSession.Cookie({ expires: new Date(1e12) }), { expires: '2030-01-01T00:00:00.000Z' }, new Cookie()])
+  class Custom { constructor (c) { this.cookie = c; this.x = 1 } }
+  const shapes = [
+    (c) => ({ cookie: c, user: { id: rnd(), name: 'Zoë' }, n: rnd() }),
+    (c) => ({ a: 1, cookie: c }), // cookie not first
+    (c) => new Session({ sessionID: 'x' }, { cookie: c, v: [1, 'ü'] }),
+    (c) => new ExpressSession.Session({ sessionID: 'y' }, { cookie: c, v: 2 }),
+    (c) => Object.freeze({ cookie: c, v: 3 }),
+    (c) => Object.defineProperty({ v: 4 }, 'cookie', { value: c, enumerable: true, writable: false }),
+    (c) => ({ cookie: c, toJSON () { return { only: 'this' } } }),
+    (c) => new Custom(c),
+    (c) => Object.assign(Object.create(null), { cookie: c, v: 5 }),
+    (c) => ({ cookie: c, 2: 'int key', v: undefined, f () {} })
+  ]
+  for (let i = 0; i < 5000; i++) {
+    const sess = pick(shapes)(cookie())
+    const before = Object.getOwnPropertyDescriptor(sess, 'cookie')
+    assert.strictEqual(stringifySession(sess), JSON.stringify(sess))
+    assert.deepStrictEqual(Object.getOwnPropertyDescriptor(sess, 'cookie'), before)
+  }
+  const cyclic = { cookie: new Cookie() }
+  cyclic.self = cyclic
+  assert.throws(() => stringifySession(cyclic), TypeError)
+  assert.throws(() => stringifySession({ cookie: new Cookie(), n: 1n }), TypeError)
 })

@@ -7,6 +7,7 @@ const native = require('./native')
 const { settleSync, expiresAt, codedError } = require('./util')
 const { LocalLocks, Tombstones } = require('./locks')
 const merge = require('./merge')
+const { cookieJSON, stringifySession } = require('./session/json')
 
 function checkSid (sid) {
   if (typeof sid !== 'string') {
@@ -86,7 +87,7 @@ class MemoryStore extends Store {
     return settleSync(() => {
       checkSid(sid)
       checkSession(session)
-      const json = JSON.stringify(session)
+      const json = stringifySession(session)
       native.memSet(this._open(), sid, json, expiresAt(session))
     }, cb)
   }
@@ -95,7 +96,7 @@ class MemoryStore extends Store {
     return settleSync(() => {
       checkSid(sid)
       checkSession(session)
-      const cookie = JSON.stringify(session.cookie)
+      const cookie = cookieJSON(session.cookie) // JSON.stringify(cookie), built field by field
       if (typeof cookie !== 'string') checkSession(null)
       native.memTouch(this._open(), sid, cookie, expiresAt(session))
     }, cb)

@@ -14,6 +14,7 @@
 // 'fenced' | the current JSON (a conflict), and optionally lockSession/unlockSession.
 const ExpressStore = require('express-session').Store
 const { codedError } = require('./util')
+const { stringifySession } = require('./session/json')
 
 const kLoaded = Symbol('native-session.loaded') // the JSON the session was loaded from
 const kStored = Symbol('native-session.stored') // the JSON this session last stored
@@ -163,7 +164,7 @@ function mergeSet (store, sid, sess, cb) {
   const p = new Promise((resolve, reject) => {
     let json
     try {
-      json = JSON.stringify(sess)
+      json = stringifySession(sess)
     } catch (err) { reject(err); return }
     mergeSave(store, sess, json, (err) => (err && err.code !== 'ERR_SESSION_GONE' ? reject(err) : resolve()), sid, store._cas)
   })

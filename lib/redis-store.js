@@ -9,6 +9,7 @@ const fs = require('node:fs')
 const { Store } = require('express-session')
 const { settle, expiresAt, codedError } = require('./util')
 const merge = require('./merge')
+const { stringifySession } = require('./session/json')
 
 let native
 function addon () {
@@ -220,7 +221,7 @@ class RedisStore extends Store {
     if (merge.isLoaded(sess)) return merge.mergeSet(this, sid, sess, cb) // README "Concurrent writes"
     return settle(this._call((id) => {
       checkSid(sid)
-      const json = JSON.stringify(sess)
+      const json = stringifySession(sess)
       if (typeof json !== 'string') throw typeError('the session must be an object JSON.stringify can serialise')
       this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
     }, true).then(noValue), cb)

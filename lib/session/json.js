@@ -27,6 +27,21 @@ function stringifyWithCookie (sess, sans) {
   return sans === '{}' ? '{"cookie":' + c + '}' : '{"cookie":' + c + ',' + sans.slice(1)
 }
 
+// JSON.stringify(sess) for a store's set: the fast way above for a plain object or an
+// express-session Session (no toJSON of its own) whose cookie is a Cookie, else
+// JSON.stringify itself (which also gives the errors: cycles, BigInt).
+const ExpressSession = require('express-session').Session
+function stringifySession (sess) {
+  if (sess === null || typeof sess !== 'object' || !(sess.cookie instanceof Cookie) || 'toJSON' in sess) return JSON.stringify(sess)
+  const proto = Object.getPrototypeOf(sess)
+  if ((proto !== Object.prototype && !(sess instanceof ExpressSession)) || !Object.isExtensible(sess)) return JSON.stringify(sess)
+  try {
+    return stringifyWithCookie(sess, stringifySansCookie(sess))
+  } catch {
+    return JSON.stringify(sess) // a read-only cookie property: the plain way (and its error)
+  }
+}
+
 // JSON.stringify(cookie) for a Cookie of plain values (what express-session's Cookie#toJSON
 // gives, field by field in its order), or undefined to let JSON.stringify do it.
 const COOKIE_FIELDS = ['originalMaxAge', 'partitioned', 'priority', '_expires', 'secure', 'httpOnly', 'domain', 'path', 'sameSite']
@@ -70,4 +85,4 @@ function isoJSON (date) {
     (msPart < 10 ? '00' : msPart < 100 ? '0' : '') + msPart + 'Z"'
 }
 
-module.exports = { stringifySansCookie, stringifyWithCookie, cookieJSON }
+module.exports = { stringifySansCookie, stringifyWithCookie, stringifySession, cookieJSON }
