@@ -327,6 +327,8 @@ return 'busy'`,
 return 0`
 }
 const SHA = {}
+// crypto.hash (Node ≥ 20.12) is one call, half the time of a Hash object
+const sha1Hex = typeof crypto.hash === 'function' ? (s) => crypto.hash('sha1', s) : (s) => crypto.createHash('sha1').update(s).digest('hex')
 for (const k of Object.keys(SCRIPTS)) SHA[k] = crypto.createHash('sha1').update(SCRIPTS[k]).digest('hex')
 
 Object.assign(RedisStore.prototype, {
@@ -359,7 +361,7 @@ Object.assign(RedisStore.prototype, {
     try {
       checkSid(sid)
       if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
-      const sha = expected == null ? '' : crypto.createHash('sha1').update(expected).digest('hex')
+      const sha = expected == null ? '' : sha1Hex(expected)
       keys = [this.prefix + sid, this._tagged(sid, 'tomb'), this._tagged(sid, 'lock')]
       args = [sha, json, this._casTtl(sess), token == null ? '' : String(token)]
     } catch (err) {

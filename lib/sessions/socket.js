@@ -228,14 +228,14 @@ class SessionSocket {
     }
     // continues on the check phase, as express-session's MemoryStore does: a burst of RPCs
     // from many sockets is read before the replies go out (fewer wake-ups per message)
-    fetch(this.store, this.sessionId, (err, data) => setImmediate(() => {
+    fetch(this.store, this.sessionId, (err, data) => {
       if (err) return cb(err)
       if (!data) {
         return cb(codedError('ERR_SESSION_NOT_FOUND',
           'the session of this websocket is gone (it expired or was destroyed); load a page over HTTP and reconnect to get a new one'))
       }
       cb(null, data)
-    }))
+    })
   }
 
   // The session as a Session, or undefined when the socket is anonymous or it is gone.
