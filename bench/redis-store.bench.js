@@ -67,6 +67,8 @@ async function run (store, op, ops, inFlight) {
 
 function redisBenchmark () {
   const r = spawnSync('redis-benchmark', ['-p', String(REDIS_PORT), '-t', 'get,set', '-c', String(IN_FLIGHT), '-n', '100000', '-d', String(SIZE), '-q'], { encoding: 'utf8', timeout: 60000 })
+  // it writes one key of its own, `key:__rand_int__`: removed, so the shared Redis is left as found
+  spawnSync('redis-cli', ['-p', String(REDIS_PORT), 'DEL', 'key:__rand_int__'], { timeout: 10000 })
   if (r.error || r.status !== 0) return null
   const rate = (name) => {
     const m = new RegExp(`${name}: ([0-9.]+) requests per second`).exec(r.stdout.replace(/\r/g, '\n'))
