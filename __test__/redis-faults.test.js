@@ -214,3 +214,37 @@ test('connection options: { host, port, username, password, db } and a url with 
   assert.strictEqual(r.err && r.err.code, 'ERR_REDIS_AUTH', String(r.err))
   assert.ok(r.ms < TIMEOUT + SLACK)
 })
+
+test('scripts sent in a pipeline with reads and writes: after SCRIPT FLUSH (NOSCRIPT) they are sent again as EVAL, every result right', async (t) => {
+  if (skipWithout(t)) return
+  const server = await startServer()
+  t.after(() => server.stop())
+  const store = new RedisStore({ port: server.port, prefix: 'nos:' })
+  t.after(() => store.close())
+  const expires = new Date(Date.now() + 86400000).toISOString()
+  const sess = { cookie: { expires } }
+  const j = (n) => JSON.stringify({ cookie: { expires }, n })
+  assert.strictEqual(await store.casJSON('a', null, j(0), sess, null), 'ok') // the script is loaded
+  const client = createClient({ url: `redis://127.0.0.1:${server.port}` })
+  await client.connect()
+  for (let round = 1; round <= 3; round++) {
+    assert.strictEqual(await client.sendCommand(['SCRIPT', 'FLUSH']), 'OK')
+    // one tick: a read, a compare-and-set that wins, one that conflicts, a new session, a write
+    const [got, won, lost, fresh, plain] = await Promise.all([
+      store.getJSON('a'),
+      store.casJSON('a', j(round - 1), j(round), sess, null),
+      store.casJSON('a', j(999), j(-1), sess, null),
+      store.casJSON('b' + round, null, j(round), sess, null),
+      store.setJSON('c', j(round), sess)
+    ])
+    assert.strictEqual(got, j(round - 1))
+    assert.strictEqual(won, 'ok')
+    assert.strictEqual(lost, j(round)) // the conflict hands back what is stored now
+    assert.strictEqual(fresh, 'ok')
+    assert.ok(plain == null)
+    assert.strictEqual(await store.getJSON('a'), j(round))
+    assert.strictEqual(await store.getJSON('b' + round), j(round))
+    assert.strictEqual(await store.getJSON('c'), j(round))
+  }
+  await client.quit() // while its server is up (a quit to a stopped server never answers)
+})
