@@ -640,13 +640,9 @@ impl RedisStore {
         args: Vec<String>,
     ) -> StoreResult<Option<String>> {
         self.run(|mut c| async move {
-            let mut cmd = redis::cmd("EVALSHA");
-            cmd.arg(&sha).arg(keys.len()).arg(&keys).arg(&args);
-            let v = match query(&mut c, &cmd).await {
+            let v = match query(&mut c, &script_cmd("EVALSHA", &sha, &keys, &args)).await {
                 Err(e) if e.message.to_ascii_lowercase().contains("noscript") => {
-                    let mut cmd = redis::cmd("EVAL");
-                    cmd.arg(&script).arg(keys.len()).arg(&keys).arg(&args);
-                    query(&mut c, &cmd).await?
+                    query(&mut c, &script_cmd("EVAL", &script, &keys, &args)).await?
                 }
                 r => r?,
             };
@@ -663,9 +659,7 @@ impl RedisStore {
         args: Vec<String>,
     ) -> StoreResult<Option<String>> {
         self.run(|mut c| async move {
-            let mut cmd = redis::cmd("EVAL");
-            cmd.arg(&script).arg(keys.len()).arg(&keys).arg(&args);
-            script_reply(query(&mut c, &cmd).await?)
+            script_reply(query(&mut c, &script_cmd("EVAL", &script, &keys, &args)).await?)
         })
         .await
     }
@@ -1120,8 +1114,7 @@ impl RedisStore {
                 keys,
                 args,
             } => {
-                let mut cmd = redis::cmd("EVALSHA");
-                cmd.arg(&sha).arg(keys.len()).arg(&keys).arg(&args);
+                let cmd = script_cmd("EVALSHA", &sha, &keys, &args);
                 Planned::Eval(cmd, script, keys, args)
             }
         }
@@ -1166,6 +1159,13 @@ impl RedisStore {
 }
 
 /// A script's reply as text (see `RedisStore::eval`).
+/// `EVALSHA sha n keys… args…` or `EVAL script n keys… args…`.
+fn script_cmd(verb: &str, script: &str, keys: &[String], args: &[String]) -> Cmd {
+    let mut cmd = redis::cmd(verb);
+    cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
+    cmd
+}
+
 fn is_noscript(e: &ServerError) -> bool {
     matches!(e.kind(), Some(ServerErrorKind::NoScript))
         || format!("{e:?}").to_ascii_lowercase().contains("noscript")
