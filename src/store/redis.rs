@@ -933,30 +933,9 @@ impl RedisStore {
             return Vec::new();
         }
         if self.is_cluster() || ops.len() == 1 {
-            if ops.len() == 1 {
-                let op = ops
-                    .into_iter()
-                    .next()
-                    .unwrap_or(Op::Destroy { sid: String::new() });
-                return vec![self.one(op).await];
-            }
-            let handles: Vec<_> = ops
-                .into_iter()
-                .map(|op| {
-                    let s = self.clone();
-                    tokio::spawn(async move { s.one(op).await })
-                })
-                .collect();
-            let mut out = Vec::with_capacity(handles.len());
-            for h in handles {
-                out.push(h.await.unwrap_or_else(|e| {
-                    Err(StoreError::new(
-                        ERR_COMMAND,
-                        format!("operation failed: {e}"),
-                    ))
-                }));
-            }
-            return out;
+            // each on its own, concurrently in this task (on a cluster, the connection
+            // multiplexes them per node)
+            return futures_util::future::join_all(ops.into_iter().map(|op| self.one(op))).await;
         }
         // one pipeline: what each op sent
         enum Plan {
