@@ -326,10 +326,10 @@ return 'busy'`,
   unlock: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
 }
-const SHA = {}
 // crypto.hash (Node ≥ 20.12) is one call, half the time of a Hash object
 const sha1Hex = typeof crypto.hash === 'function' ? (s) => crypto.hash('sha1', s) : (s) => crypto.createHash('sha1').update(s).digest('hex')
-for (const k of Object.keys(SCRIPTS)) SHA[k] = crypto.createHash('sha1').update(SCRIPTS[k]).digest('hex')
+const SHA = {}
+for (const k of Object.keys(SCRIPTS)) SHA[k] = sha1Hex(SCRIPTS[k])
 
 Object.assign(RedisStore.prototype, {
   createSession: merge.createSession,
