@@ -135,19 +135,23 @@ class RedisStore extends Store {
   }
 
   // Starts one native operation; `queued` ones (get/set/touch/destroy/eval) are sent together
-  // with everything else queued in this tick, as one pipeline.
-  _call (fn, queued) {
-    if (this._closed) return Promise.reject(codedError('ERR_REDIS_CLOSED', 'the RedisStore is closed'))
+  // with everything else queued in this tick, as one pipeline. `_drain` settles it: with a
+  // callback `cb`, as settle() does (the result or error to `cb` on a later tick, and the
+  // Promise resolves with the result, never rejects); `map` turns the raw result into the
+  // method's (a throw fails the operation). No Promise chain per operation.
+  _call (fn, queued, cb, map) {
+    const hasCb = typeof cb === 'function'
+    if (this._closed) return settle(Promise.reject(codedError('ERR_REDIS_CLOSED', 'the RedisStore is closed')), cb)
     const id = this._nextId = this._nextId >= 0xfffffff0 ? 1 : this._nextId + 1
     return new Promise((resolve, reject) => {
       try {
         fn(id)
       } catch (err) {
-        reject(err)
+        if (hasCb) { process.nextTick(cb, err); resolve() } else reject(err)
         return
       }
       if (this._pending.size === 0) this._keepAlive.ref()
-      this._pending.set(id, { resolve, reject })
+      this._pending.set(id, { resolve, reject, cb: hasCb ? cb : null, map: map || null })
       if (queued && !this._flushScheduled) {
         this._flushScheduled = true
         process.nextTick(this._flush)
@@ -167,8 +171,16 @@ class RedisStore extends Store {
       const p = this._pending.get(done[i])
       if (p === undefined) continue
       this._pending.delete(done[i])
-      if (kind === KIND_OK) p.resolve(value)
-      else p.reject(codedError(value[0], `RedisStore: ${value[1]}`))
+      let err = null
+      let v = value
+      if (kind !== KIND_OK) err = codedError(value[0], `RedisStore: ${value[1]}`)
+      else if (p.map !== null) {
+        try { v = p.map(v) } catch (e) { err = e }
+      }
+      if (p.cb !== null) {
+        if (err !== null) { process.nextTick(p.cb, err); p.resolve() } else { process.nextTick(p.cb, null, v); p.resolve(v) }
+      } else if (err !== null) p.reject(err)
+      else p.resolve(v)
     }
     if (this._pending.size === 0) {
       this._keepAlive.unref()
@@ -199,39 +211,38 @@ class RedisStore extends Store {
 
   // The stored JSON of a live session, or null.
   getJSON (sid, cb) {
-    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true), cb)
+    return this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true, cb)
   }
 
   get (sid, cb) {
-    return settle(this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true).then((json) => {
-      return json == null ? null : parseSession(json, sid)
-    }), cb)
+    return this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true, cb,
+      (json) => json == null ? null : parseSession(json, sid))
   }
 
   // Stores `json` exactly; `sess` gives the TTL (cookie.expires, or the ttl function).
   setJSON (sid, json, sess, cb) {
-    return settle(this._call((id) => {
+    return this._call((id) => {
       checkSid(sid)
       if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
       this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
-    }, true), cb)
+    }, true, cb)
   }
 
   set (sid, sess, cb) {
     if (merge.isLoaded(sess)) return merge.mergeSet(this, sid, sess, cb) // README "Concurrent writes"
-    return settle(this._call((id) => {
+    return this._call((id) => {
       checkSid(sid)
       const json = stringifySession(sess)
       if (typeof json !== 'string') throw typeError('the session must be an object JSON.stringify can serialise')
       this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
-    }, true).then(noValue), cb)
+    }, true, cb, noValue)
   }
 
   touch (sid, sess, cb) {
-    return settle(this._call((id) => {
+    return this._call((id) => {
       checkSid(sid)
       this._native.touch(id, sid, expiresAt(sess), this._ttl(sess))
-    }, true).then(noValue), cb)
+    }, true, cb, noValue)
   }
 
   destroy (sid, cb) {
@@ -239,7 +250,7 @@ class RedisStore extends Store {
       // with a tombstone (see casJSON below)
       return settle(this._eval('destroy', [this.prefix + sid, this._tagged(sid, 'tomb')], [String(this.tombstoneTtl)]).then(noValue), cb)
     }
-    return settle(this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }, true).then(noValue), cb)
+    return this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }, true, cb, noValue)
   }
 
   all (cb) {
@@ -334,8 +345,8 @@ for (const k of Object.keys(SCRIPTS)) SHA[k] = sha1Hex(SCRIPTS[k])
 Object.assign(RedisStore.prototype, {
   createSession: merge.createSession,
 
-  _eval (name, keys, args) {
-    return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args), true)
+  _eval (name, keys, args, cb) {
+    return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args), true, cb)
   },
 
   _tagged (sid, what) { return `{${this.prefix}${sid}}:${what}` },
@@ -367,7 +378,7 @@ Object.assign(RedisStore.prototype, {
     } catch (err) {
       return settle(Promise.reject(err), cb)
     }
-    return settle(this._eval('cas', keys, args), cb)
+    return this._eval('cas', keys, args, cb)
   },
 
   // cb(err, token): the lock of `sid` (SET NX PX), polled until `waitMs`.
