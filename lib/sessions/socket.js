@@ -226,8 +226,9 @@ class SessionSocket {
         })
       })
     }
-    // continues on the check phase, as express-session's MemoryStore does: a burst of RPCs
-    // from many sockets is read before the replies go out (fewer wake-ups per message)
+    // our stores call back on the check phase (MemoryStore defers with setImmediate, as
+    // express-session's does; RedisStore from its batched drain): a burst of RPCs from many
+    // sockets is read before the replies go out, with no extra deferral here
     fetch(this.store, this.sessionId, (err, data) => {
       if (err) return cb(err)
       if (!data) {

@@ -2,10 +2,11 @@
 //!
 //! Each operation is a synchronous call that takes a request id. `get`/`set`/`touch`/
 //! `destroy`/`eval` only queue; JS calls `flush()` once per tick, which sends the queue to
-//! Redis as one pipeline on the tokio runtime (the scans spawn their own task). Completions go into one queue; the first completion after a drain
-//! wakes the JS thread once (a weak threadsafe function), and JS takes every finished
-//! result with one `drain()` call. Many operations in flight thus cost one wake-up, not
-//! one Promise settled from tokio per operation.
+//! Redis as one pipeline on the tokio runtime (the scans spawn their own task). Completions
+//! go into one queue; the first completion after a drain wakes the JS thread once (a weak
+//! threadsafe function), and JS takes every finished result with one `drain()` call. Many
+//! operations in flight thus cost one wake-up, not one Promise settled from tokio per
+//! operation.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use crate::expiry::is_expired;
 use codec::Dict;
 use parking_lot::{Condvar, Mutex};
 use shard::Shard;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
@@ -316,14 +317,14 @@ impl MemoryStore {
         match (current, expected) {
             (None, Some(_)) => return Ok(Cas::Gone),
             (Some(n), expected) => {
-                let stored = shard.node(n).data();
-                let same = match expected {
-                    None => false,
-                    Some(e) if codec::dict_id(stored) == codec::RAW => &stored[1..] == e,
-                    Some(e) => self.decode(stored) == e,
+                let data = shard.node(n).data();
+                let stored: Cow<[u8]> = if codec::dict_id(data) == codec::RAW {
+                    Cow::Borrowed(&data[1..])
+                } else {
+                    Cow::Owned(self.decode(data))
                 };
-                if !same {
-                    return Ok(Cas::Conflict(self.decode(stored)));
+                if expected != Some(&*stored) {
+                    return Ok(Cas::Conflict(stored.into_owned()));
                 }
             }
             (None, None) => {}
