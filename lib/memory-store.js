@@ -186,7 +186,7 @@ Object.assign(MemoryStore.prototype, {
         const cur = native.memGet(h, sid)
         return cur != null ? cur : 'gone'
       }
-      const r = native.memCas(h, sid, expected == null ? null : expected, json, expiresAt(session))
+      const r = native.memCas(h, sid, expected ?? null, json, expiresAt(session))
       return r === 0 ? 'ok' : r === 1 ? 'gone' : r
     }, cb)
   },

@@ -639,16 +639,18 @@ impl RedisStore {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> StoreResult<Option<String>> {
-        self.run(|mut c| async move {
-            let v = match query(&mut c, &script_cmd("EVALSHA", &sha, &keys, &args)).await {
-                Err(e) if e.message.to_ascii_lowercase().contains("noscript") => {
-                    query(&mut c, &script_cmd("EVAL", &script, &keys, &args)).await?
-                }
-                r => r?,
-            };
-            script_reply(v)
-        })
-        .await
+        let sent = self
+            .run(|mut c| {
+                let cmd = script_cmd("EVALSHA", &sha, &keys, &args);
+                async move { query(&mut c, &cmd).await }
+            })
+            .await;
+        match sent {
+            Err(e) if e.message.to_ascii_lowercase().contains("noscript") => {
+                self.eval_script(script, keys, args).await
+            }
+            r => script_reply(r?),
+        }
     }
 
     /// EVAL of the script text itself (after a NOSCRIPT reply).
@@ -1137,7 +1139,6 @@ impl RedisStore {
     }
 }
 
-/// A script's reply as text (see `RedisStore::eval`).
 /// `EVALSHA sha n keys… args…` or `EVAL script n keys… args…`.
 fn script_cmd(verb: &str, script: &str, keys: &[String], args: &[String]) -> Cmd {
     let mut cmd = redis::cmd(verb);
@@ -1150,6 +1151,7 @@ fn is_noscript(e: &ServerError) -> bool {
         || format!("{e:?}").to_ascii_lowercase().contains("noscript")
 }
 
+/// A script's reply as text (see `RedisStore::eval`).
 fn script_reply(v: Value) -> StoreResult<Option<String>> {
     match v {
         Value::Nil => Ok(None),
