@@ -10,6 +10,8 @@ const express = require('express')
 const session = require('express-session')
 const { createClient } = require('redis')
 const { RedisStore } = require('..')
+// the connection these tests use: the default, or 'tokio' (redis-*.tokio.test.js)
+const TRANSPORT = process.env.TEST_REDIS_TRANSPORT || undefined
 const { startServer, freePort, waitFor, hasRedisServer } = require('./helpers/redis-server')
 
 const TIMEOUT = 800 // commandTimeout used here
@@ -39,7 +41,7 @@ function once (emitter, name) {
 test('a store pointed at a closed port: coded errors within the timeout, no crash', async (t) => {
   if (skipWithout(t)) return
   const port = await freePort()
-  const store = new RedisStore({ port, commandTimeout: TIMEOUT, connectTimeout: 500 })
+  const store = new RedisStore({ transport: TRANSPORT, port, commandTimeout: TIMEOUT, connectTimeout: 500 })
   t.after(() => store.close())
   const down = once(store, 'unavailable')
   for (const op of [() => store.get('a'), () => store.set('a', { cookie: {} }), () => store.length(), () => store.all(), () => store.destroy('a'), () => store.touch('a', { cookie: {} })]) {
@@ -59,7 +61,7 @@ test('redis-server killed under load and restarted: errors, then recovery, ackno
   if (skipWithout(t)) return
   const server = await startServer()
   t.after(() => server.stop())
-  const store = new RedisStore({ port: server.port, prefix: 'fault:', commandTimeout: TIMEOUT, connectTimeout: 500 })
+  const store = new RedisStore({ transport: TRANSPORT, port: server.port, prefix: 'fault:', commandTimeout: TIMEOUT, connectTimeout: 500 })
   t.after(() => store.close())
   const events = []
   store.on('unavailable', (e) => events.push(['down', e.code]))
@@ -122,7 +124,7 @@ test('redis-server paused past the command timeout: ERR_REDIS_TIMEOUT, then serv
   if (skipWithout(t)) return
   const server = await startServer()
   t.after(() => server.stop())
-  const store = new RedisStore({ port: server.port, prefix: 'pause:', commandTimeout: TIMEOUT })
+  const store = new RedisStore({ transport: TRANSPORT, port: server.port, prefix: 'pause:', commandTimeout: TIMEOUT })
   t.after(() => store.close())
   await store.set('a', { cookie: {}, v: 1 })
   server.pause()
@@ -148,7 +150,7 @@ test('express-session during an outage: requests fail loudly (500), never a sile
   if (skipWithout(t)) return
   const server = await startServer()
   t.after(() => server.stop())
-  const store = new RedisStore({ port: server.port, commandTimeout: TIMEOUT })
+  const store = new RedisStore({ transport: TRANSPORT, port: server.port, commandTimeout: TIMEOUT })
   t.after(() => store.close())
   const app = express()
   app.use(session({ store, secret: 's', resave: false, saveUninitialized: false }))
@@ -174,7 +176,7 @@ test('disconnectEvents: true also emits express-session\'s disconnect/connect', 
   if (skipWithout(t)) return
   const server = await startServer()
   t.after(() => server.stop())
-  const store = new RedisStore({ port: server.port, commandTimeout: TIMEOUT, disconnectEvents: true })
+  const store = new RedisStore({ transport: TRANSPORT, port: server.port, commandTimeout: TIMEOUT, disconnectEvents: true })
   t.after(() => store.close())
   await store.length()
   const disconnected = once(store, 'disconnect')
@@ -195,10 +197,10 @@ test('connection options: { host, port, username, password, db } and a url with 
   const cli = (...a) => spawnSync('redis-cli', ['-p', String(server.port), '--user', 'default', '--pass', 'top secret', '--no-auth-warning', ...a], { encoding: 'utf8' }).stdout.trim()
   cli('ACL', 'SETUSER', 'app', 'on', '>app pass', '~*', '+@all')
   const stores = [
-    new RedisStore({ host: '127.0.0.1', port: server.port, password: 'top secret', db: 2, prefix: 'o1:' }),
-    new RedisStore({ host: 'localhost', port: server.port, username: 'app', password: 'app pass', db: 3, prefix: 'o2:' }),
-    new RedisStore({ url: `redis://127.0.0.1:${server.port}`, username: 'app', password: 'app pass', db: 1, prefix: 'o3:' }),
-    new RedisStore({ url: `redis://app:${encodeURIComponent('app pass')}@127.0.0.1:${server.port}/3`, prefix: 'o4:' })
+    new RedisStore({ transport: TRANSPORT, host: '127.0.0.1', port: server.port, password: 'top secret', db: 2, prefix: 'o1:' }),
+    new RedisStore({ transport: TRANSPORT, host: 'localhost', port: server.port, username: 'app', password: 'app pass', db: 3, prefix: 'o2:' }),
+    new RedisStore({ transport: TRANSPORT, url: `redis://127.0.0.1:${server.port}`, username: 'app', password: 'app pass', db: 1, prefix: 'o3:' }),
+    new RedisStore({ transport: TRANSPORT, url: `redis://app:${encodeURIComponent('app pass')}@127.0.0.1:${server.port}/3`, prefix: 'o4:' })
   ]
   t.after(() => Promise.all(stores.map((s) => s.close())))
   for (const s of stores) await s.set('x', { cookie: {}, p: s.prefix })
@@ -208,7 +210,7 @@ test('connection options: { host, port, username, password, db } and a url with 
   assert.strictEqual(cli('-n', '3', 'EXISTS', 'o4:x'), '1')
   assert.strictEqual(cli('-n', '0', 'DBSIZE'), '0')
   // a wrong password: a coded error, not a hang
-  const wrong = new RedisStore({ port: server.port, password: 'nope', commandTimeout: TIMEOUT })
+  const wrong = new RedisStore({ transport: TRANSPORT, port: server.port, password: 'nope', commandTimeout: TIMEOUT })
   t.after(() => wrong.close())
   const r = await timed(wrong.get('x'))
   assert.strictEqual(r.err && r.err.code, 'ERR_REDIS_AUTH', String(r.err))
@@ -219,7 +221,7 @@ test('scripts sent in a pipeline with reads and writes: after SCRIPT FLUSH (NOSC
   if (skipWithout(t)) return
   const server = await startServer()
   t.after(() => server.stop())
-  const store = new RedisStore({ port: server.port, prefix: 'nos:' })
+  const store = new RedisStore({ transport: TRANSPORT, port: server.port, prefix: 'nos:' })
   t.after(() => store.close())
   const expires = new Date(Date.now() + 86400000).toISOString()
   const sess = { cookie: { expires } }

@@ -6,6 +6,8 @@ const assert = require('node:assert')
 const { createClient } = require('redis')
 const { RedisStore: ConnectRedis } = require('connect-redis')
 const { RedisStore } = require('..')
+// the connection these tests use: the default, or 'tokio' (redis-*.tokio.test.js)
+const TRANSPORT = process.env.TEST_REDIS_TRANSPORT || undefined
 const { redisOrSkip, REDIS_PORT } = require('./helpers/redis')
 
 const rand = () => Math.random().toString(36).slice(2, 10)
@@ -53,7 +55,7 @@ async function setup (t, opts = {}) {
   client.on('error', () => {})
   await client.connect()
   // a generous timeout: this machine may be loaded (the fault tests check the timeouts)
-  const ours = new RedisStore({ port: REDIS_PORT, prefix, commandTimeout: 10000, ...opts })
+  const ours = new RedisStore({ transport: TRANSPORT, port: REDIS_PORT, prefix, commandTimeout: 10000, ...opts })
   const theirs = new ConnectRedis({ client, prefix, ...opts })
   t.after(async () => {
     for await (const keys of client.scanIterator({ MATCH: prefix.replace(/[*?[\]\\]/g, '\\$&') + '*', COUNT: 100 })) {
@@ -174,7 +176,7 @@ test('a prefix with glob characters only enumerates its own keys', async (t) => 
   const base = `test:redis:${rand()}:`
   const client = createClient({ url: `redis://127.0.0.1:${REDIS_PORT}` })
   await client.connect()
-  const store = new RedisStore({ port: REDIS_PORT, prefix: base + 'p*[ab]?\\:' })
+  const store = new RedisStore({ transport: TRANSPORT, port: REDIS_PORT, prefix: base + 'p*[ab]?\\:' })
   t.after(async () => { await store.close(); await client.del([base + 'pX[ab]?\\:z', base + 'pa:z']); await client.quit() })
   // keys the unescaped pattern `p*[ab]?\:*` would match
   await client.set(base + 'pX[ab]?\\:z', '{}')
@@ -276,9 +278,9 @@ test('bad input: an error to the caller, nothing else touched, process alive', a
   await ours.set('ok', { cookie: {}, fine: true })
   assert.strictEqual((await ours.get('ok')).fine, true)
   // bad options
-  assert.throws(() => new RedisStore({ commandTimeout: -1 }), { code: 'ERR_REDIS_CONFIG' })
-  assert.throws(() => new RedisStore({ port: 70000 }), { code: 'ERR_REDIS_CONFIG' })
-  assert.throws(() => new RedisStore({ url: 'http://x' }), /bad Redis options/)
+  assert.throws(() => new RedisStore({ transport: TRANSPORT, commandTimeout: -1 }), { code: 'ERR_REDIS_CONFIG' })
+  assert.throws(() => new RedisStore({ transport: TRANSPORT, port: 70000 }), { code: 'ERR_REDIS_CONFIG' })
+  assert.throws(() => new RedisStore({ transport: TRANSPORT, url: 'http://x' }), /bad Redis options/)
 })
 
 test('many operations in flight settle, each with its own result', async (t) => {
@@ -296,12 +298,24 @@ test('many operations in flight settle, each with its own result', async (t) => 
 
 test('close: pending operations settle, later ones fail with ERR_REDIS_CLOSED', async (t) => {
   if (!await redisOrSkip(t)) return
-  const store = new RedisStore({ port: REDIS_PORT, prefix: `test:redis:${rand()}:` })
+  const store = new RedisStore({ transport: TRANSPORT, port: REDIS_PORT, prefix: `test:redis:${rand()}:` })
   const p = store.set('x', { cookie: {} })
   await store.close()
   await p.catch(() => {})
   await assert.rejects(store.get('x'), { code: 'ERR_REDIS_CLOSED' })
   const err = await new Promise((resolve) => store.get('x', resolve))
   assert.strictEqual(err.code, 'ERR_REDIS_CLOSED')
-  await new RedisStore({ port: REDIS_PORT }).close()
+  await new RedisStore({ transport: TRANSPORT, port: REDIS_PORT }).close()
+})
+
+test('transport: a single node over plain TCP uses a socket on this thread; tokio when asked, for TLS and clusters', async (t) => {
+  const plain = new RedisStore({ port: 1 })
+  const url = new RedisStore({ url: 'redis://user:pw@127.0.0.1:1/2' })
+  const tokio = new RedisStore({ port: 1, transport: 'tokio' })
+  const tls = new RedisStore({ port: 1, tls: true })
+  const cluster = new RedisStore({ cluster: [{ port: 1 }] })
+  t.after(() => Promise.all([plain, url, tokio, tls, cluster].map((s) => s.close())))
+  assert.deepStrictEqual([plain, url, tokio, tls, cluster].map((s) => s.transport), ['node', 'node', 'tokio', 'tokio', 'tokio'])
+  assert.throws(() => new RedisStore({ port: 1, tls: true, transport: 'node' }), { code: 'ERR_REDIS_CONFIG' })
+  assert.throws(() => new RedisStore({ transport: 'udp' }), { code: 'ERR_REDIS_CONFIG' })
 })

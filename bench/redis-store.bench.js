@@ -89,6 +89,7 @@ async function main () {
   const ioredis = new Redis({ port: REDIS_PORT, host: '127.0.0.1', lazyConnect: false })
   const stores = [
     ['native-session RedisStore', new RedisStore({ port: REDIS_PORT, prefix: PREFIX + 'ours:' })],
+    ["native-session RedisStore, transport: 'tokio'", new RedisStore({ port: REDIS_PORT, prefix: PREFIX + 'tokio:', transport: 'tokio' })],
     ['connect-redis 9 + node-redis 5', new ConnectRedis9({ client: nodeRedis, prefix: PREFIX + 'cr9:' })],
     ['connect-redis 7 + ioredis 5', new ConnectRedis7({ client: ioredis, prefix: PREFIX + 'cr7:' })]
   ]
@@ -116,7 +117,7 @@ async function main () {
   for (const [c] of cases) {
     for (const [name] of stores) {
       const r = results[name][c]
-      const ratio = name === ours ? '' : `${(results[ours][c].opsPerSec / r.opsPerSec).toFixed(2)}×`
+      const ratio = name.startsWith('native-session') ? '' : `${(results[ours][c].opsPerSec / r.opsPerSec).toFixed(2)}×`
       console.log(`| ${c} | ${name} | ${fmt(r.opsPerSec)} | ${r.cpuUs.toFixed(1)} | ${ratio} |`)
     }
     const op = c.startsWith('get') ? 'get' : 'set'
@@ -129,6 +130,7 @@ async function main () {
 
   for (const [, store] of stores) await store.clear()
   await stores[0][1].close()
+  await stores[1][1].close()
   await nodeRedis.quit()
   ioredis.disconnect()
   await clusterBench()
@@ -166,12 +168,13 @@ async function clusterBench () {
     for (const [c] of cases) {
       for (const [name] of stores) {
         const r = results[name][c]
-        const ratio = name === ours ? '' : `${(results[ours][c].opsPerSec / r.opsPerSec).toFixed(2)}×`
+        const ratio = name.startsWith('native-session') ? '' : `${(results[ours][c].opsPerSec / r.opsPerSec).toFixed(2)}×`
         console.log(`| ${c} | ${name} | ${fmt(r.opsPerSec)} | ${r.cpuUs.toFixed(1)} | ${ratio} |`)
       }
     }
     console.log('')
     await stores[0][1].close()
+  await stores[1][1].close()
     await client.close()
   } finally {
     await cluster.stop()

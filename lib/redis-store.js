@@ -1,15 +1,18 @@
 'use strict'
 // RedisStore: an express-session store on Redis, byte-compatible with connect-redis 9/10.
-// The Redis work runs in Rust (src/store/redis.rs) on tokio; this file checks arguments,
-// turns sessions into JSON and back, and settles callbacks/Promises. Results come back in
-// batches: the native side wakes this thread once and `drain()` hands over every finished
-// operation (see src/bindings/redis.rs).
+// The Redis work runs in Rust; this file checks arguments, turns sessions into JSON and
+// back, and settles callbacks/Promises. On a single node over plain TCP, get/set/touch/
+// destroy and the scripts go through a socket on this thread (lib/redis-socket.js, the
+// protocol in src/store/pipe.rs); everything else, and clusters and TLS, runs on tokio
+// (src/store/redis.rs), whose results come back in batches: the native side wakes this
+// thread once and `drain()` hands over every finished operation (src/bindings/redis.rs).
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const { Store } = require('express-session')
 const { settle, expiresAt, codedError } = require('./util')
 const merge = require('./merge')
 const { stringifySession } = require('./session/json')
+const { RedisSocket, pipeOf } = require('./redis-socket')
 
 let native
 function addon () {
@@ -127,11 +130,27 @@ class RedisStore extends Store {
     this._closed = false
     this._onClosed = null
     this._flushScheduled = false
-    this._flush = () => { this._flushScheduled = false; this._native.flush() }
+    this._settleAll = this._settleAll.bind(this)
     // keeps the event loop alive while operations are in flight (the wake-up itself is weak)
     this._keepAlive = setInterval(noop, 0x7fffffff)
     this._keepAlive.unref()
-    this._native = new (addon().NativeRedisStore)(opts, this._drain.bind(this))
+    this._native = new (addon().NativeRedisStore)(opts, () => this._settleAll(this._native.drain()))
+    // where get/set/touch/destroy/eval queue: a pipe for our own socket, or tokio
+    this._queue = this._native
+    this._flush = () => { this._flushScheduled = false; this._native.flush() }
+    if (options.transport != null && options.transport !== 'node' && options.transport !== 'tokio') {
+      throw codedError('ERR_REDIS_CONFIG', "transport must be 'node' or 'tokio'", RangeError)
+    }
+    const target = options.transport === 'tokio' ? null : this._native.directTarget()
+    this.transport = target ? 'node' : 'tokio'
+    if (target) {
+      this._queue = pipeOf(addon(), addon().redisPipeCreate(this._native))
+      this._socket = new RedisSocket(this._queue, target, opts, this._settleAll,
+        (up, err) => this._availability(up, err))
+      this._flush = () => { this._flushScheduled = false; this._socket.flush() }
+    } else if (options.transport === 'node') {
+      throw codedError('ERR_REDIS_CONFIG', "transport 'node' needs a single Redis node over plain TCP", RangeError)
+    }
   }
 
   // Starts one native operation; `queued` ones (get/set/touch/destroy/eval) are sent together
@@ -159,13 +178,13 @@ class RedisStore extends Store {
     })
   }
 
-  _drain () {
-    const done = this._native.drain()
+  // Settles finished operations: `done` as NativeRedisStore.drain() gives them.
+  _settleAll (done) {
     for (let i = 0; i < done.length; i += 3) {
       const kind = done[i + 1]
       const value = done[i + 2]
       if (kind === KIND_DOWN || kind === KIND_UP) {
-        this._availability(kind === KIND_UP, value)
+        this._availability(kind === KIND_UP, codedError(value && value[0], `RedisStore: ${value && value[1]}`))
         continue
       }
       const p = this._pending.get(done[i])
@@ -188,14 +207,16 @@ class RedisStore extends Store {
     }
   }
 
-  _availability (up, value) {
-    if (this._closed) return
+  // Redis went away (`err` says how) or came back; reported once per change, whichever
+  // connection noticed it.
+  _availability (up, err) {
+    if (this._closed || this.available === up) return
     this.available = up
     if (up) {
       this.emit('available')
       if (this.disconnectEvents) this.emit('connect')
     } else {
-      this.emit('unavailable', codedError(value[0], `RedisStore: ${value[1]}`))
+      this.emit('unavailable', err)
       if (this.disconnectEvents) this.emit('disconnect')
     }
   }
@@ -211,11 +232,11 @@ class RedisStore extends Store {
 
   // The stored JSON of a live session, or null.
   getJSON (sid, cb) {
-    return this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true, cb)
+    return this._call((id) => { checkSid(sid); this._queue.get(id, sid) }, true, cb)
   }
 
   get (sid, cb) {
-    return this._call((id) => { checkSid(sid); this._native.get(id, sid) }, true, cb,
+    return this._call((id) => { checkSid(sid); this._queue.get(id, sid) }, true, cb,
       (json) => json == null ? null : parseSession(json, sid))
   }
 
@@ -224,7 +245,7 @@ class RedisStore extends Store {
     return this._call((id) => {
       checkSid(sid)
       if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
-      this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
+      this._queue.set(id, sid, json, expiresAt(sess), this._ttl(sess))
     }, true, cb)
   }
 
@@ -234,14 +255,14 @@ class RedisStore extends Store {
       checkSid(sid)
       const json = stringifySession(sess)
       if (typeof json !== 'string') throw typeError('the session must be an object JSON.stringify can serialise')
-      this._native.set(id, sid, json, expiresAt(sess), this._ttl(sess))
+      this._queue.set(id, sid, json, expiresAt(sess), this._ttl(sess))
     }, true, cb, noValue)
   }
 
   touch (sid, sess, cb) {
     return this._call((id) => {
       checkSid(sid)
-      this._native.touch(id, sid, expiresAt(sess), this._ttl(sess))
+      this._queue.touch(id, sid, expiresAt(sess), this._ttl(sess))
     }, true, cb, noValue)
   }
 
@@ -250,7 +271,7 @@ class RedisStore extends Store {
       // with a tombstone (see casJSON below)
       return settle(this._eval('destroy', [this.prefix + sid, this._tagged(sid, 'tomb')], [String(this.tombstoneTtl)]).then(noValue), cb)
     }
-    return this._call((id) => { checkSid(sid); this._native.destroy(id, sid) }, true, cb, noValue)
+    return this._call((id) => { checkSid(sid); this._queue.destroy(id, sid) }, true, cb, noValue)
   }
 
   all (cb) {
@@ -282,6 +303,7 @@ class RedisStore extends Store {
     if (!this._closed) {
       this._closed = true
       this._native.close()
+      if (this._socket) this._socket.close()
     }
     const p = this._pending.size === 0
       ? Promise.resolve()
@@ -346,7 +368,7 @@ Object.assign(RedisStore.prototype, {
   createSession: merge.createSession,
 
   _eval (name, keys, args, cb) {
-    return this._call((id) => this._native.eval(id, SHA[name], SCRIPTS[name], keys, args), true, cb)
+    return this._call((id) => this._queue.eval(id, SHA[name], SCRIPTS[name], keys, args), true, cb)
   },
 
   _tagged (sid, what) { return `{${this.prefix}${sid}}:${what}` },

@@ -42,7 +42,7 @@ impl Drop for Handle {
 }
 
 /// JSON text made into a JS string the cheapest way V8 offers for it.
-pub struct JsonText(Vec<u8>);
+pub struct JsonText(pub Vec<u8>);
 
 impl ToNapiValue for JsonText {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
@@ -101,7 +101,7 @@ fn latin1(bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// A session id read in one N-API call (UTF-16 into a stack buffer) instead of napi-rs's
 /// two-call UTF-8 `String`; long ids fall back to that.
-pub struct Sid(String);
+pub struct Sid(pub String);
 
 impl FromNapiValue for Sid {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {

@@ -8,6 +8,7 @@
 //! operations in flight thus cost one wake-up, not one Promise settled from tokio per
 //! operation.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +18,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use parking_lot::Mutex;
 
+use super::memory::{JsonText, Sid};
+use crate::store::pipe::Pipe;
 use crate::store::redis::{
-    Config, Event, Found, Op, RedisStore, Reply, StoreError, Target, TlsFiles,
+    Config, Event, Found, Op, RedisStore, Reply, StoreError, StoreResult, Target, TlsFiles,
 };
 
 /// Options as lib/redis-store.js normalises them (every field filled and validated there).
@@ -129,6 +132,56 @@ impl Drop for Unsettled {
     }
 }
 
+fn payload(r: StoreResult<Reply>) -> Payload {
+    match r {
+        Ok(Reply::Found(Found::Session(j))) => Payload::Json(Some(j)),
+        Ok(Reply::Found(Found::Missing)) => Payload::Json(None),
+        Ok(Reply::Done) => Payload::Nothing,
+        Ok(Reply::Text(t)) => Payload::Json(t),
+        Err(e) => Payload::Error(e),
+    }
+}
+
+/// Results as the flat array `drain()` documents.
+fn to_array(env: &Env, items: Vec<(u32, Payload)>) -> Result<Array<'_>> {
+    let mut arr = env.create_array((items.len() * 3) as u32)?;
+    for (i, (id, payload)) in items.into_iter().enumerate() {
+        let at = (i * 3) as u32;
+        arr.set(at, id)?;
+        match payload {
+            Payload::Nothing => {
+                arr.set(at + 1, OK)?;
+                arr.set(at + 2, Null)?;
+            }
+            Payload::Json(j) => {
+                arr.set(at + 1, OK)?;
+                arr.set(at + 2, j.map(|j| JsonText(j.into_bytes())))?;
+            }
+            Payload::Count(n) => {
+                arr.set(at + 1, OK)?;
+                arr.set(at + 2, n)?;
+            }
+            Payload::Strings(v) => {
+                arr.set(at + 1, OK)?;
+                arr.set(at + 2, v)?;
+            }
+            Payload::Error(e) => {
+                arr.set(at + 1, FAILED)?;
+                arr.set(at + 2, vec![e.code.to_string(), e.message])?;
+            }
+            Payload::Down(e) => {
+                arr.set(at + 1, DOWN)?;
+                arr.set(at + 2, vec![e.code.to_string(), e.message])?;
+            }
+            Payload::Up => {
+                arr.set(at + 1, UP)?;
+                arr.set(at + 2, Null)?;
+            }
+        }
+    }
+    Ok(arr)
+}
+
 fn ttl_arg(v: Option<f64>) -> Option<i64> {
     v.filter(|t| t.is_finite())
         .map(|t| t.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
@@ -220,42 +273,7 @@ impl NativeRedisStore {
     pub fn drain<'e>(&self, env: &'e Env) -> Result<Array<'e>> {
         self.done.woken.store(false, Ordering::Release);
         let items = std::mem::take(&mut *self.done.queue.lock());
-        let mut arr = env.create_array((items.len() * 3) as u32)?;
-        for (i, (id, payload)) in items.into_iter().enumerate() {
-            let at = (i * 3) as u32;
-            arr.set(at, id)?;
-            match payload {
-                Payload::Nothing => {
-                    arr.set(at + 1, OK)?;
-                    arr.set(at + 2, Null)?;
-                }
-                Payload::Json(j) => {
-                    arr.set(at + 1, OK)?;
-                    arr.set(at + 2, j)?;
-                }
-                Payload::Count(n) => {
-                    arr.set(at + 1, OK)?;
-                    arr.set(at + 2, n)?;
-                }
-                Payload::Strings(v) => {
-                    arr.set(at + 1, OK)?;
-                    arr.set(at + 2, v)?;
-                }
-                Payload::Error(e) => {
-                    arr.set(at + 1, FAILED)?;
-                    arr.set(at + 2, vec![e.code.to_string(), e.message])?;
-                }
-                Payload::Down(e) => {
-                    arr.set(at + 1, DOWN)?;
-                    arr.set(at + 2, vec![e.code.to_string(), e.message])?;
-                }
-                Payload::Up => {
-                    arr.set(at + 1, UP)?;
-                    arr.set(at + 2, Null)?;
-                }
-            }
-        }
-        Ok(arr)
+        to_array(env, items)
     }
 
     fn queue(&self, id: u32, op: Op) {
@@ -276,18 +294,7 @@ impl NativeRedisStore {
             let (ids, ops): (Vec<u32>, Vec<Op>) = ops.into_iter().unzip();
             let mut guard = Unsettled::new(ids.clone(), done);
             let results = s.batch(ops).await;
-            let payloads = ids.into_iter().zip(results).map(|(id, r)| {
-                (
-                    id,
-                    match r {
-                        Ok(Reply::Found(Found::Session(j))) => Payload::Json(Some(j)),
-                        Ok(Reply::Found(Found::Missing)) => Payload::Json(None),
-                        Ok(Reply::Done) => Payload::Nothing,
-                        Ok(Reply::Text(t)) => Payload::Json(t),
-                        Err(e) => Payload::Error(e),
-                    },
-                )
-            });
+            let payloads = ids.into_iter().zip(results).map(|(id, r)| (id, payload(r)));
             guard.settle(payloads);
         });
     }
@@ -377,4 +384,205 @@ impl NativeRedisStore {
     pub fn close(&self) {
         self.store.close();
     }
+}
+
+/// A single node reachable over plain TCP: where lib/redis-store.js opens its own socket.
+#[napi(object)]
+pub struct NativeDirectTarget {
+    pub host: String,
+    pub port: u32,
+}
+
+#[napi]
+impl NativeRedisStore {
+    /// Where the store's Redis is when a pipe (`redisPipeCreate`) can talk to it: one
+    /// node, plain TCP. Else null.
+    #[napi(catch_unwind)]
+    pub fn direct_target(&self) -> Option<NativeDirectTarget> {
+        self.store.direct_target().map(|t| NativeDirectTarget {
+            host: t.host,
+            port: t.port as u32,
+        })
+    }
+}
+
+// The Redis protocol without I/O, for a `net.Socket` on the JS thread (lib/redis-socket.js):
+// free functions on an External handle, the cheap kind of call (see ./memory.rs).
+// Operations queue (the same arguments as NativeRedisStore's), `take`/`start` give the
+// bytes to write, `feed` reads replies and returns the finished operations as `drain()`
+// does. An entry with id 0 and kind 1 means the connection is unusable: close it and call
+// `redisPipeFail`.
+
+pub struct PipeHandle(RefCell<Pipe>);
+
+type H<'a> = &'a External<PipeHandle>;
+
+/// A pipe for `store`'s node, or null when `directTarget()` is.
+#[napi(catch_unwind, ts_return_type = "ExternalObject<unknown> | null")]
+pub fn redis_pipe_create(store: &NativeRedisStore) -> Option<External<PipeHandle>> {
+    let t = store.store.direct_target()?;
+    let pipe = Pipe::new(
+        store.store.clone(),
+        t.username.as_deref(),
+        t.password.as_deref(),
+        t.db,
+    );
+    Some(External::new(PipeHandle(RefCell::new(pipe))))
+}
+
+fn push(h: H, id: u32, op: Op) {
+    h.0.borrow_mut().push(id, op);
+}
+
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, sid: string"
+)]
+pub fn redis_pipe_get(h: H, id: u32, sid: Sid) {
+    push(h, id, Op::Get { sid: sid.0 });
+}
+
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, sid: string, json: string, expires?: number, ttl?: number"
+)]
+pub fn redis_pipe_set(
+    h: H,
+    id: u32,
+    sid: Sid,
+    json: String,
+    expires: Option<f64>,
+    ttl: Option<f64>,
+) {
+    let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
+    let sid = sid.0;
+    push(
+        h,
+        id,
+        Op::Set {
+            sid,
+            json,
+            expires,
+            ttl,
+        },
+    );
+}
+
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, sid: string, expires?: number, ttl?: number"
+)]
+pub fn redis_pipe_touch(h: H, id: u32, sid: Sid, expires: Option<f64>, ttl: Option<f64>) {
+    let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
+    push(
+        h,
+        id,
+        Op::Touch {
+            sid: sid.0,
+            expires,
+            ttl,
+        },
+    );
+}
+
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, sid: string"
+)]
+pub fn redis_pipe_destroy(h: H, id: u32, sid: Sid) {
+    push(h, id, Op::Destroy { sid: sid.0 });
+}
+
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, sha: string, script: string, keys: string[], args: string[]"
+)]
+pub fn redis_pipe_eval(
+    h: H,
+    id: u32,
+    sha: String,
+    script: String,
+    keys: Vec<String>,
+    args: Vec<String>,
+) {
+    push(
+        h,
+        id,
+        Op::Eval {
+            sha,
+            script,
+            keys,
+            args,
+        },
+    );
+}
+
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>, id: number")]
+pub fn redis_pipe_ping(h: H, id: u32) {
+    h.0.borrow_mut().ping(id);
+}
+
+/// Bytes to write now, or null.
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>")]
+pub fn redis_pipe_take<'e>(env: &'e Env, h: H) -> Result<Option<BufferSlice<'e>>> {
+    h.0.borrow_mut()
+        .take_with(|b| BufferSlice::copy_from(env, b))
+        .transpose()
+}
+
+/// Bytes to write first on a new connection (handshake, then what is queued), or null.
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>")]
+pub fn redis_pipe_start<'e>(env: &'e Env, h: H) -> Result<Option<BufferSlice<'e>>> {
+    h.0.borrow_mut()
+        .start_with(|b| BufferSlice::copy_from(env, b))
+        .transpose()
+}
+
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, bytes: Uint8Array"
+)]
+pub fn redis_pipe_feed<'e>(env: &'e Env, h: H, bytes: &[u8]) -> Result<Array<'e>> {
+    let fed = h.0.borrow_mut().feed(bytes);
+    let mut items: Vec<(u32, Payload)> = fed
+        .done
+        .into_iter()
+        .map(|(id, r)| (id, payload(r)))
+        .collect();
+    if let Some(e) = fed.broken {
+        items.push((0, Payload::Error(e)));
+    }
+    to_array(env, items)
+}
+
+/// Fails everything queued or in flight with `code`/`message` (the socket is gone).
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, code: string, message: string"
+)]
+pub fn redis_pipe_fail<'e>(env: &'e Env, h: H, code: String, message: String) -> Result<Array<'e>> {
+    let e = StoreError::new(crate::store::redis::known_code(&code), message);
+    let failed = h.0.borrow_mut().fail(&e);
+    to_array(
+        env,
+        failed.into_iter().map(|(id, r)| (id, payload(r))).collect(),
+    )
+}
+
+/// Commands written so far (handshake included): what was written up to `sent` is
+/// answered once `received` reaches it.
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>")]
+pub fn redis_pipe_sent(h: H) -> f64 {
+    h.0.borrow().sent() as f64
+}
+
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>")]
+pub fn redis_pipe_received(h: H) -> f64 {
+    h.0.borrow().received() as f64
+}
+
+/// Operations queued or in flight.
+#[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>")]
+pub fn redis_pipe_pending(h: H) -> u32 {
+    h.0.borrow().pending() as u32
 }

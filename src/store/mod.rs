@@ -1,2 +1,3 @@
 pub mod memory;
+pub mod pipe;
 pub mod redis;

@@ -35,6 +35,23 @@ pub const ERR_CLOSED: &str = "ERR_REDIS_CLOSED";
 pub const ERR_CONFIG: &str = "ERR_REDIS_CONFIG";
 pub const ERR_AUTH: &str = "ERR_REDIS_AUTH";
 
+/// The `&'static` code among this module's that equals `code` (ERR_REDIS_UNAVAILABLE for
+/// any other).
+pub fn known_code(code: &str) -> &'static str {
+    [
+        ERR_TIMEOUT,
+        ERR_UNAVAILABLE,
+        ERR_BAD_DATA,
+        ERR_COMMAND,
+        ERR_CLOSED,
+        ERR_CONFIG,
+        ERR_AUTH,
+    ]
+    .into_iter()
+    .find(|c| *c == code)
+    .unwrap_or(ERR_UNAVAILABLE)
+}
+
 /// An error with a stable code and a message that says what happened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreError {
@@ -108,7 +125,7 @@ fn map_redis_error(e: RedisError, timeout: Duration) -> StoreError {
 
 /// A Redis error reply: "the data is not reachable now" kinds are outages, others are errors
 /// of the command.
-fn server_error(e: ServerError) -> StoreError {
+pub(crate) fn server_error(e: ServerError) -> StoreError {
     match e.kind() {
         Some(
             ServerErrorKind::ClusterDown
@@ -168,6 +185,16 @@ impl Default for Config {
             command_timeout: Duration::from_millis(2000),
         }
     }
+}
+
+/// A single node over plain TCP, with what the connection handshake needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectTarget {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: i64,
 }
 
 /// Availability changes, reported once per transition.
@@ -261,7 +288,7 @@ pub enum Reply {
     Text(Option<String>),
 }
 
-enum Planned {
+pub(crate) enum Planned {
     Get(String),
     Cmd(Cmd),
     Eval(Cmd, String, Vec<String>, Vec<String>),
@@ -371,17 +398,18 @@ pub fn is_served(stored_expires: Option<f64>, pttl_ms: i64, now_ms: f64) -> bool
     }
 }
 
-fn bulk_to_string(v: Value, what: &str) -> StoreResult<Option<String>> {
+/// A GET reply as text; `what` names the value in errors (built only on an error).
+fn bulk_to_string(v: Value, what: impl Fn() -> String) -> StoreResult<Option<String>> {
     match v {
         Value::Nil => Ok(None),
         Value::BulkString(bytes) => String::from_utf8(bytes)
             .map(Some)
-            .map_err(|_| StoreError::new(ERR_BAD_DATA, format!("{what} is not valid UTF-8"))),
+            .map_err(|_| StoreError::new(ERR_BAD_DATA, format!("{} is not valid UTF-8", what()))),
         Value::SimpleString(s) => Ok(Some(s)),
         Value::ServerError(e) => Err(server_error(e)),
         other => Err(StoreError::new(
             ERR_BAD_DATA,
-            format!("{what}: unexpected reply {other:?}"),
+            format!("{}: unexpected reply {other:?}", what()),
         )),
     }
 }
@@ -394,7 +422,7 @@ fn to_int(v: &Value) -> Option<i64> {
 }
 
 /// What a GET reply (and, when asked for, the key's PTTL) means.
-enum Decision {
+pub(crate) enum Decision {
     Is(Found),
     /// The stored `cookie.expires` has passed: whether the key was touched past it needs
     /// the key's remaining lifetime (`GET` + `PTTL` again, in one round trip).
@@ -403,8 +431,13 @@ enum Decision {
 
 /// Decides what a GET reply means; with `pttl` (read in the same round trip as the value)
 /// the decision is final.
-fn decide(key: &str, value: Value, pttl: Option<&Value>, now_ms: f64) -> StoreResult<Decision> {
-    let Some(json) = bulk_to_string(value, &format!("the value of {key:?}"))? else {
+pub(crate) fn decide(
+    key: &str,
+    value: Value,
+    pttl: Option<&Value>,
+    now_ms: f64,
+) -> StoreResult<Decision> {
+    let Some(json) = bulk_to_string(value, || format!("the value of {key:?}"))? else {
         return Ok(Decision::Is(Found::Missing));
     };
     if json.is_empty() {
@@ -429,7 +462,7 @@ fn decide(key: &str, value: Value, pttl: Option<&Value>, now_ms: f64) -> StoreRe
     Ok(Decision::Is(Found::Session(json)))
 }
 
-fn decided(key: &str, value: Value, pttl: &Value, now_ms: f64) -> StoreResult<Found> {
+pub(crate) fn decided(key: &str, value: Value, pttl: &Value, now_ms: f64) -> StoreResult<Found> {
     match decide(key, value, Some(pttl), now_ms)? {
         Decision::Is(f) => Ok(f),
         Decision::NeedTtl => Ok(Found::Missing),
@@ -503,6 +536,30 @@ impl RedisStore {
 
     pub fn config(&self) -> &Config {
         &self.0.cfg
+    }
+
+    /// Where a caller-owned socket can reach this store's Redis: a single node over plain
+    /// TCP (not a cluster, TLS or a Unix socket). See [`super::pipe::Pipe`].
+    pub fn direct_target(&self) -> Option<DirectTarget> {
+        let connector = self.0.connector.lock().clone()?;
+        let Connector::Single { client, .. } = &*connector else {
+            return None;
+        };
+        let info = client.get_connection_info();
+        let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
+            return None;
+        };
+        let settings = info.redis_settings();
+        if settings.protocol() != redis::ProtocolVersion::RESP2 {
+            return None;
+        }
+        Some(DirectTarget {
+            host: host.clone(),
+            port: *port,
+            username: settings.username().map(str::to_string),
+            password: settings.password().map(str::to_string),
+            db: settings.db(),
+        })
     }
 
     /// Where availability changes are reported.
@@ -1052,7 +1109,7 @@ impl RedisStore {
         out
     }
 
-    fn plan(&self, op: Op) -> Planned {
+    pub(crate) fn plan(&self, op: Op) -> Planned {
         match op {
             Op::Get { sid } => Planned::Get(self.key(&sid)),
             Op::Set {
@@ -1140,19 +1197,19 @@ impl RedisStore {
 }
 
 /// `EVALSHA sha n keys… args…` or `EVAL script n keys… args…`.
-fn script_cmd(verb: &str, script: &str, keys: &[String], args: &[String]) -> Cmd {
+pub(crate) fn script_cmd(verb: &str, script: &str, keys: &[String], args: &[String]) -> Cmd {
     let mut cmd = redis::cmd(verb);
     cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
     cmd
 }
 
-fn is_noscript(e: &ServerError) -> bool {
+pub(crate) fn is_noscript(e: &ServerError) -> bool {
     matches!(e.kind(), Some(ServerErrorKind::NoScript))
         || format!("{e:?}").to_ascii_lowercase().contains("noscript")
 }
 
 /// A script's reply as text (see `RedisStore::eval`).
-fn script_reply(v: Value) -> StoreResult<Option<String>> {
+pub(crate) fn script_reply(v: Value) -> StoreResult<Option<String>> {
     match v {
         Value::Nil => Ok(None),
         Value::Okay => Ok(Some("OK".into())),
