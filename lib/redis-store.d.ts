@@ -41,6 +41,12 @@ export interface RedisStoreOptions {
   disconnectEvents?: boolean
   /** ms a destroyed session's tombstone key lives (README "Concurrent writes"). Default 60000. */
   tombstoneTtl?: number
+  /**
+   * How commands reach Redis (README "How operations reach Redis"): 'node' (a socket on
+   * Node's thread; the default on a single node over plain TCP) or 'tokio' (the default for
+   * clusters and TLS).
+   */
+  transport?: 'node' | 'tokio'
 }
 
 type Cb<T> = (err: any, value?: T) => void
@@ -54,6 +60,8 @@ export declare class RedisStore extends Store {
   readonly prefix: string
   /** false between an 'unavailable' and the next 'available' event. */
   readonly available: boolean
+  /** The transport in use. */
+  readonly transport: 'node' | 'tokio'
   get (sid: string, cb?: Cb<SessionData | null>): Promise<SessionData | null>
   set (sid: string, session: SessionData, cb?: Cb<void>): Promise<void>
   touch (sid: string, session: SessionData, cb?: Cb<void>): Promise<void>

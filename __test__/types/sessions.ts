@@ -17,8 +17,10 @@ declare module 'express-session' {
 }
 
 const sessions: Sessions = createSessions({ name: 'app.sid' })
-const redis = sessions.store.use('redis', { port: 6379, prefix: 'sess:', ttl: 3600 })
+const redis = sessions.store.use('redis', { port: 6379, prefix: 'sess:', ttl: 3600, transport: 'node' })
 void redis.prefix
+const transport: 'node' | 'tokio' = redis.transport
+void transport
 const mem = sessions.store.use('memory', { max: 10000 })
 void mem.close
 const custom = sessions.store.use(new expressSession.MemoryStore())
