@@ -174,7 +174,6 @@ async function clusterBench () {
     }
     console.log('')
     await stores[0][1].close()
-  await stores[1][1].close()
     await client.close()
   } finally {
     await cluster.stop()
