@@ -250,3 +250,25 @@ test('scripts sent in a pipeline with reads and writes: after SCRIPT FLUSH (NOSC
   }
   await client.quit() // while its server is up (a quit to a stopped server never answers)
 })
+
+test('a server that answers with something that is not Redis: a coded error within the timeout, nothing hangs', async (t) => {
+  const net = require('node:net')
+  const sockets = new Set()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => {})
+    s.on('data', () => s.write('HTTP/1.1 400 Bad Request\r\n\r\n'))
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => { for (const s of sockets) s.destroy(); server.close() })
+  const store = new RedisStore({ transport: TRANSPORT, port: server.address().port, commandTimeout: TIMEOUT, connectTimeout: TIMEOUT })
+  t.after(() => store.close())
+  const results = await Promise.all([timed(store.get('a')), timed(store.set('b', { cookie: {} })), timed(store.get('c'))])
+  for (const r of results) {
+    assert.ok(r.err, 'fails')
+    assert.match(r.err.code, /^ERR_REDIS_/, String(r.err))
+    if (store.transport === 'node') assert.strictEqual(r.err.code, 'ERR_REDIS_BAD_DATA', r.err.message)
+    assert.ok(r.ms < TIMEOUT + SLACK, `settled in ${r.ms} ms`)
+  }
+})

@@ -319,3 +319,21 @@ test('transport: a single node over plain TCP uses a socket on this thread; toki
   assert.throws(() => new RedisStore({ port: 1, tls: true, transport: 'node' }), { code: 'ERR_REDIS_CONFIG' })
   assert.throws(() => new RedisStore({ transport: 'udp' }), { code: 'ERR_REDIS_CONFIG' })
 })
+
+test('large and non-ASCII sessions cross intact, in any reply chunking, beside small ones', async (t) => {
+  if (!await redisOrSkip(t)) return
+  const { ours, client, prefix } = await setup(t)
+  const big = { cookie: {}, blob: 'x'.repeat(3 * 1024 * 1024), tail: 'end' } // many socket reads
+  const text = { cookie: {}, latin: 'café crème ÿ', wide: 'セッション 🍪 \u2028', nul: 'a\u0000b' }
+  await Promise.all([ours.set('big', big), ours.set('text', text), ours.set('small', { cookie: {}, n: 1 })])
+  assert.strictEqual(await client.get(prefix + 'text'), JSON.stringify(text))
+  assert.strictEqual((await client.get(prefix + 'big')).length, JSON.stringify(big).length)
+  const got = await Promise.all([ours.get('small'), ours.get('big'), ours.get('text'), ours.get('none'), ours.get('small')])
+  assert.strictEqual(got[0].n, 1)
+  assert.strictEqual(got[1].blob.length, big.blob.length)
+  assert.strictEqual(got[1].tail, 'end')
+  assert.deepStrictEqual(got[2], text)
+  assert.strictEqual(got[3], null)
+  assert.strictEqual(got[4].n, 1)
+  assert.strictEqual(await ours.getJSON('text'), JSON.stringify(text))
+})

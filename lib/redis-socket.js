@@ -18,12 +18,17 @@ const PROBE_MS = 250
 // The pipe (free functions on a handle, src/bindings/redis.rs) as an object with the
 // queueing methods of NativeRedisStore, so RedisStore queues on either the same way.
 function pipeOf (n, h) {
+  const scripts = new Map() // sha → index: each script's text crosses once
   return {
     get: (id, sid) => n.redisPipeGet(h, id, sid),
     set: (id, sid, json, expires, ttl) => n.redisPipeSet(h, id, sid, json, expires, ttl),
     touch: (id, sid, expires, ttl) => n.redisPipeTouch(h, id, sid, expires, ttl),
     destroy: (id, sid) => n.redisPipeDestroy(h, id, sid),
-    eval: (id, sha, script, keys, args) => n.redisPipeEval(h, id, sha, script, keys, args),
+    eval: (id, sha, script, keys, args) => {
+      let i = scripts.get(sha)
+      if (i === undefined) scripts.set(sha, (i = n.redisPipeScript(h, sha, script)))
+      n.redisPipeEval(h, id, i, keys, args)
+    },
     ping: (id) => n.redisPipePing(h, id),
     take: () => n.redisPipeTake(h),
     start: () => n.redisPipeStart(h),

@@ -153,11 +153,13 @@ class RedisStore extends Store {
     }
   }
 
-  // Starts one native operation; `queued` ones (get/set/touch/destroy/eval) are sent together
-  // with everything else queued in this tick, as one pipeline. `_drain` settles it: with a
-  // callback `cb`, as settle() does (the result or error to `cb` on a later tick, and the
-  // Promise resolves with the result, never rejects); `map` turns the raw result into the
-  // method's (a throw fails the operation). No Promise chain per operation.
+  // Starts one native operation; `queued` ones (get/set/touch/destroy/eval) go out together
+  // with everything else queued before the check phase (setImmediate, as node-redis does:
+  // one write for all the requests one turn of the event loop read), as one pipeline.
+  // `_settleAll` settles it: with a callback `cb`, as settle() does (the result or error to
+  // `cb` on a later tick, and the Promise resolves with the result, never rejects); `map`
+  // turns the raw result into the method's (a throw fails the operation). No Promise chain
+  // per operation.
   _call (fn, queued, cb, map) {
     const hasCb = typeof cb === 'function'
     if (this._closed) return settle(Promise.reject(codedError('ERR_REDIS_CLOSED', 'the RedisStore is closed')), cb)
@@ -173,7 +175,7 @@ class RedisStore extends Store {
       this._pending.set(id, { resolve, reject, cb: hasCb ? cb : null, map: map || null })
       if (queued && !this._flushScheduled) {
         this._flushScheduled = true
-        process.nextTick(this._flush)
+        setImmediate(this._flush)
       }
     })
   }

@@ -493,28 +493,22 @@ pub fn redis_pipe_destroy(h: H, id: u32, sid: Sid) {
     push(h, id, Op::Destroy { sid: sid.0 });
 }
 
+/// Registers a Lua script (SHA-1 and text) once; its index is what `redisPipeEval` takes.
 #[napi(
     catch_unwind,
-    ts_args_type = "h: ExternalObject<unknown>, id: number, sha: string, script: string, keys: string[], args: string[]"
+    ts_args_type = "h: ExternalObject<unknown>, sha: string, script: string"
 )]
-pub fn redis_pipe_eval(
-    h: H,
-    id: u32,
-    sha: String,
-    script: String,
-    keys: Vec<String>,
-    args: Vec<String>,
-) {
-    push(
-        h,
-        id,
-        Op::Eval {
-            sha,
-            script,
-            keys,
-            args,
-        },
-    );
+pub fn redis_pipe_script(h: H, sha: String, script: String) -> u32 {
+    h.0.borrow_mut().script(sha, script) as u32
+}
+
+/// Queues a registered script: EVALSHA, EVAL on NOSCRIPT; the reply as a string or null.
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, script: number, keys: string[], args: string[]"
+)]
+pub fn redis_pipe_eval(h: H, id: u32, script: u32, keys: Vec<String>, args: Vec<String>) {
+    h.0.borrow_mut().eval(id, script as usize, keys, args);
 }
 
 #[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>, id: number")]

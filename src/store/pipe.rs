@@ -32,7 +32,11 @@ enum Expect {
     Cmd(u32),
     /// EVALSHA; on NOSCRIPT the script is sent again as EVAL.
     EvalSha(u32, String, Vec<String>, Vec<String>),
+    /// EVALSHA of a registered script (its index); on NOSCRIPT, EVAL.
+    Script(u32, usize, Vec<String>, Vec<String>),
     Eval(u32),
+    /// An eval of a script index never registered: fails when its PING is answered.
+    Unknown(u32),
 }
 
 /// The result of feeding bytes: the finished operations and, if the connection can no
@@ -54,6 +58,8 @@ pub struct Pipe {
     input: Vec<u8>,
     sent: u64,
     received: u64,
+    /// Registered scripts: SHA-1 and text (see [`Pipe::script`]).
+    scripts: Vec<(String, String)>,
 }
 
 impl Pipe {
@@ -83,6 +89,7 @@ impl Pipe {
             input: Vec::new(),
             sent: 0,
             received: 0,
+            scripts: Vec::new(),
         }
     }
 
@@ -114,6 +121,28 @@ impl Pipe {
             // nothing to do; a PING keeps the answer in order with the rest
             Planned::Nothing => self.write(&redis::cmd("PING"), Expect::Cmd(id)),
         }
+    }
+
+    /// Registers a Lua script once (its SHA-1 and text) and gives its index for
+    /// [`eval`](Self::eval), so that each call carries only keys and arguments.
+    pub fn script(&mut self, sha: String, text: String) -> usize {
+        if let Some(i) = self.scripts.iter().position(|(s, _)| *s == sha) {
+            return i;
+        }
+        self.scripts.push((sha, text));
+        self.scripts.len() - 1
+    }
+
+    /// Queues a registered script (EVALSHA; EVAL when Redis answers NOSCRIPT): its reply as
+    /// text, as [`Op::Eval`]'s. An unknown index fails the operation.
+    pub fn eval(&mut self, id: u32, script: usize, keys: Vec<String>, args: Vec<String>) {
+        let Some((sha, _)) = self.scripts.get(script) else {
+            // keeps the answer in order with the rest; the reply is replaced by the error
+            self.write(&redis::cmd("PING"), Expect::Unknown(id));
+            return;
+        };
+        let cmd = script_cmd("EVALSHA", sha, &keys, &args);
+        self.write(&cmd, Expect::Script(id, script, keys, args));
     }
 
     /// Queues a PING (Redis answers: it is reachable).
@@ -284,7 +313,18 @@ impl Pipe {
                 }
                 v => done.push((id, eval_reply(v))),
             },
+            Expect::Script(id, i, keys, args) => match value {
+                Value::ServerError(e) if is_noscript(&e) => {
+                    let cmd = script_cmd("EVAL", &self.scripts[i].1, &keys, &args);
+                    self.write(&cmd, Expect::Eval(id));
+                }
+                v => done.push((id, eval_reply(v))),
+            },
             Expect::Eval(id) => done.push((id, eval_reply(value))),
+            Expect::Unknown(id) => done.push((
+                id,
+                Err(StoreError::new(ERR_COMMAND, "no such registered script")),
+            )),
         }
         Ok(())
     }
@@ -305,7 +345,9 @@ impl Pipe {
                 | Expect::RecheckTtl(id, ..)
                 | Expect::Cmd(id)
                 | Expect::EvalSha(id, ..)
-                | Expect::Eval(id) => id,
+                | Expect::Script(id, ..)
+                | Expect::Eval(id)
+                | Expect::Unknown(id) => id,
             };
             done.push((id, Err(err.clone())));
         }
@@ -545,6 +587,25 @@ mod tests {
         assert!(again.contains("EVAL") && again.contains("return 'ok'"));
         let fed = p.feed(b"$2\r\nok\r\n");
         assert_eq!(fed.done, vec![(3, Ok(Reply::Text(Some("ok".into()))))]);
+    }
+
+    #[test]
+    fn registered_scripts_go_by_sha_and_are_sent_again_as_eval() {
+        let mut p = Pipe::new(pipe().store, None, None, 0);
+        let i = p.script("abc".into(), "return 'ok'".into());
+        assert_eq!(p.script("abc".into(), "return 'ok'".into()), i);
+        p.eval(4, i, vec!["k".into()], vec!["a".into()]);
+        p.eval(5, 99, vec![], vec![]);
+        let sent = String::from_utf8(p.start().unwrap()).unwrap();
+        assert!(sent.contains("EVALSHA\r\n$3\r\nabc") && !sent.contains("return"));
+        let fed = p.feed(b"-NOSCRIPT No matching script.\r\n+PONG\r\n");
+        assert_eq!(fed.done.len(), 1);
+        assert_eq!(fed.done[0].0, 5);
+        assert_eq!(fed.done[0].1.as_ref().unwrap_err().code, ERR_COMMAND);
+        let again = String::from_utf8(p.take().unwrap()).unwrap();
+        assert!(again.contains("EVAL\r\n") && again.contains("return 'ok'"));
+        let fed = p.feed(b":1\r\n");
+        assert_eq!(fed.done, vec![(4, Ok(Reply::Text(Some("1".into()))))]);
     }
 
     #[test]
