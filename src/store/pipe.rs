@@ -30,8 +30,6 @@ enum Expect {
     RecheckGet,
     RecheckTtl(u32, String, Value),
     Cmd(u32),
-    /// EVALSHA; on NOSCRIPT the script is sent again as EVAL.
-    EvalSha(u32, String, Vec<String>, Vec<String>),
     /// EVALSHA of a registered script (its index); on NOSCRIPT, EVAL.
     Script(u32, usize, Vec<String>, Vec<String>),
     Eval(u32),
@@ -101,6 +99,16 @@ impl Pipe {
 
     /// Queues one operation (its bytes wait for [`take`](Self::take)).
     pub fn push(&mut self, id: u32, op: Op) {
+        if let Op::Eval {
+            sha,
+            script,
+            keys,
+            args,
+        } = op
+        {
+            let i = self.script(sha, script);
+            return self.eval(id, i, keys, args);
+        }
         match self.store.plan(op) {
             Planned::Get(key) => {
                 // the hot one, written directly (what `Cmd` would write)
@@ -115,9 +123,8 @@ impl Pipe {
                 self.waiting.push_back(Expect::Get(id, key));
             }
             Planned::Cmd(cmd) => self.write(&cmd, Expect::Cmd(id)),
-            Planned::Eval(cmd, script, keys, args) => {
-                self.write(&cmd, Expect::EvalSha(id, script, keys, args))
-            }
+            // (not reached: scripts are queued by `eval` above)
+            Planned::Eval(cmd, ..) => self.write(&cmd, Expect::Eval(id)),
             // nothing to do; a PING keeps the answer in order with the rest
             Planned::Nothing => self.write(&redis::cmd("PING"), Expect::Cmd(id)),
         }
@@ -306,13 +313,6 @@ impl Pipe {
                     _ => Ok(Reply::Done),
                 },
             )),
-            Expect::EvalSha(id, script, keys, args) => match value {
-                Value::ServerError(e) if is_noscript(&e) => {
-                    let cmd = script_cmd("EVAL", &script, &keys, &args);
-                    self.write(&cmd, Expect::Eval(id));
-                }
-                v => done.push((id, eval_reply(v))),
-            },
             Expect::Script(id, i, keys, args) => match value {
                 Value::ServerError(e) if is_noscript(&e) => {
                     let cmd = script_cmd("EVAL", &self.scripts[i].1, &keys, &args);
@@ -344,7 +344,6 @@ impl Pipe {
                 Expect::Get(id, _)
                 | Expect::RecheckTtl(id, ..)
                 | Expect::Cmd(id)
-                | Expect::EvalSha(id, ..)
                 | Expect::Script(id, ..)
                 | Expect::Eval(id)
                 | Expect::Unknown(id) => id,
