@@ -113,6 +113,10 @@ class RedisStore extends Store {
     super()
     if (options === null || typeof options !== 'object') throw typeError('options must be an object')
     const opts = nativeOptions(options)
+    const { transport } = options
+    if (transport != null && transport !== 'node' && transport !== 'tokio') {
+      throw codedError('ERR_REDIS_CONFIG', "transport must be 'node' or 'tokio'", RangeError)
+    }
     this.prefix = opts.prefix
     this.ttl = typeof options.ttl === 'function' ? options.ttl : opts.ttl
     this.scanCount = opts.scanCount
@@ -135,22 +139,17 @@ class RedisStore extends Store {
     this._keepAlive = setInterval(noop, 0x7fffffff)
     this._keepAlive.unref()
     this._native = new (addon().NativeRedisStore)(opts, () => this._settleAll(this._native.drain()))
-    // where get/set/touch/destroy/eval queue: a pipe for our own socket, or tokio
-    this._queue = this._native
-    this._flush = () => { this._flushScheduled = false; this._native.flush() }
-    if (options.transport != null && options.transport !== 'node' && options.transport !== 'tokio') {
-      throw codedError('ERR_REDIS_CONFIG', "transport must be 'node' or 'tokio'", RangeError)
-    }
-    const target = options.transport === 'tokio' ? null : this._native.directTarget()
-    this.transport = target ? 'node' : 'tokio'
-    if (target) {
-      this._queue = pipeOf(addon(), addon().redisPipeCreate(this._native))
-      this._socket = new RedisSocket(this._queue, target, opts, this._settleAll,
-        (up, err) => this._availability(up, err))
-      this._flush = () => { this._flushScheduled = false; this._socket.flush() }
-    } else if (options.transport === 'node') {
+    const target = transport === 'tokio' ? null : this._native.directTarget()
+    if (!target && transport === 'node') {
       throw codedError('ERR_REDIS_CONFIG', "transport 'node' needs a single Redis node over plain TCP", RangeError)
     }
+    this.transport = target ? 'node' : 'tokio'
+    // where get/set/touch/destroy/eval queue: a pipe for our own socket, or tokio
+    this._queue = target ? pipeOf(addon(), addon().redisPipeCreate(this._native)) : this._native
+    this._socket = target
+      ? new RedisSocket(this._queue, target, opts, this._settleAll, (up, err) => this._availability(up, err))
+      : null
+    this._flush = () => { this._flushScheduled = false; (this._socket || this._native).flush() }
   }
 
   // Starts one native operation; `queued` ones (get/set/touch/destroy/eval) go out together

@@ -182,6 +182,24 @@ fn to_array(env: &Env, items: Vec<(u32, Payload)>) -> Result<Array<'_>> {
     Ok(arr)
 }
 
+/// `set`'s arguments as JS passes them (both transports), as an operation.
+fn set_op(sid: String, json: String, expires: Option<f64>, ttl: Option<f64>) -> Op {
+    Op::Set {
+        sid,
+        json,
+        expires: expires_arg(expires),
+        ttl: ttl_arg(ttl),
+    }
+}
+
+fn touch_op(sid: String, expires: Option<f64>, ttl: Option<f64>) -> Op {
+    Op::Touch {
+        sid,
+        expires: expires_arg(expires),
+        ttl: ttl_arg(ttl),
+    }
+}
+
 fn ttl_arg(v: Option<f64>) -> Option<i64> {
     v.filter(|t| t.is_finite())
         .map(|t| t.ceil().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
@@ -307,22 +325,12 @@ impl NativeRedisStore {
 
     #[napi(catch_unwind)]
     pub fn set(&self, id: u32, sid: String, json: String, expires: Option<f64>, ttl: Option<f64>) {
-        let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
-        self.queue(
-            id,
-            Op::Set {
-                sid,
-                json,
-                expires,
-                ttl,
-            },
-        );
+        self.queue(id, set_op(sid, json, expires, ttl));
     }
 
     #[napi(catch_unwind)]
     pub fn touch(&self, id: u32, sid: String, expires: Option<f64>, ttl: Option<f64>) {
-        let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
-        self.queue(id, Op::Touch { sid, expires, ttl });
+        self.queue(id, touch_op(sid, expires, ttl));
     }
 
     #[napi(catch_unwind)]
@@ -454,18 +462,7 @@ pub fn redis_pipe_set(
     expires: Option<f64>,
     ttl: Option<f64>,
 ) {
-    let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
-    let sid = sid.0;
-    push(
-        h,
-        id,
-        Op::Set {
-            sid,
-            json,
-            expires,
-            ttl,
-        },
-    );
+    push(h, id, set_op(sid.0, json, expires, ttl));
 }
 
 #[napi(
@@ -473,16 +470,7 @@ pub fn redis_pipe_set(
     ts_args_type = "h: ExternalObject<unknown>, id: number, sid: string, expires?: number, ttl?: number"
 )]
 pub fn redis_pipe_touch(h: H, id: u32, sid: Sid, expires: Option<f64>, ttl: Option<f64>) {
-    let (expires, ttl) = (expires_arg(expires), ttl_arg(ttl));
-    push(
-        h,
-        id,
-        Op::Touch {
-            sid: sid.0,
-            expires,
-            ttl,
-        },
-    );
+    push(h, id, touch_op(sid.0, expires, ttl));
 }
 
 #[napi(

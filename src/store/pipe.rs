@@ -126,7 +126,7 @@ impl Pipe {
             // (not reached: scripts are queued by `eval` above)
             Planned::Eval(cmd, ..) => self.write(&cmd, Expect::Eval(id)),
             // nothing to do; a PING keeps the answer in order with the rest
-            Planned::Nothing => self.write(&redis::cmd("PING"), Expect::Cmd(id)),
+            Planned::Nothing => self.ping(id),
         }
     }
 
@@ -169,6 +169,7 @@ impl Pipe {
         Some(r)
     }
 
+    #[cfg(test)]
     pub fn take(&mut self) -> Option<Vec<u8>> {
         self.take_with(<[u8]>::to_vec)
     }
@@ -188,6 +189,7 @@ impl Pipe {
         self.take_with(f)
     }
 
+    #[cfg(test)]
     pub fn start(&mut self) -> Option<Vec<u8>> {
         self.start_with(<[u8]>::to_vec)
     }
