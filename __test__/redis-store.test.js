@@ -286,7 +286,7 @@ test('bad input: an error to the caller, nothing else touched, process alive', a
 test('many operations in flight settle, each with its own result', async (t) => {
   if (!await redisOrSkip(t)) return
   const { ours } = await setup(t)
-  const n = 2000
+  const n = 10000 // more than the store settles between two renewals of its table of pending operations
   await Promise.all(Array.from({ length: n }, (_, i) => ours.set('m' + i, { cookie: {}, i })))
   const got = await Promise.all(Array.from({ length: n }, (_, i) => ours.get('m' + i)))
   got.forEach((s, i) => assert.strictEqual(s.i, i))

@@ -6,7 +6,7 @@ const assert = require('node:assert')
 const http = require('node:http')
 const { once } = require('node:events')
 const { MemoryStore, RedisStore, createSessions } = require('..')
-const { changedKeys, applyKeys } = require('../lib/merge')
+const { changedKeys, applyKeys, mergeSave } = require('../lib/merge')
 const { redisOrSkip, REDIS_PORT } = require('./helpers/redis')
 
 const DAY = 24 * 3600 * 1000
@@ -35,6 +35,38 @@ test('changedKeys and applyKeys: added, changed, deleted; Dates and nested objec
   const out = applyKeys('{"a":1}', p, ['__proto__'])
   assert.strictEqual(out, '{"a":1,"__proto__":{"x":1}}')
   assert.throws(() => applyKeys('[1]', sess, ['a']), { code: 'ERR_SESSION_BAD_DATA' })
+})
+
+test('merging saves of one session stay in order, and none is stranded, across thousands of saves while others are in flight', async () => {
+  // a store whose compare-and-set always succeeds on a later turn, except the first one of
+  // each 'held…' session, answered only when the test releases it: the per-store queue table
+  // never empties meanwhile, and is replaced while they wait
+  const writes = []
+  const held = new Map()
+  const store = {
+    casJSON (sid, expected, json, sess, token, cb) {
+      const done = () => { writes.push([sid, json]); cb(null, 'ok') }
+      if (sid.startsWith('held') && !held.has(sid)) held.set(sid, done)
+      else setImmediate(done)
+    }
+  }
+  const save = (sid, n) => new Promise((resolve, reject) => mergeSave(store, { id: sid, n }, `{"n":${n}}`, (err) => err ? reject(err) : resolve()))
+  const timeout = (p) => Promise.race([p, new Promise((resolve, reject) => setTimeout(reject, 2000, new Error('a save was stranded')))])
+  const first = save('held1', 0)
+  for (let i = 0; i < 5000; i += 2) await Promise.all([save('a', i), save('a', i + 1), save('b', i)])
+  const second = save('held2', 0)
+  held.get('held1')()
+  await first
+  // each held session's next saves wait for its first and then run
+  const more = [save('held2', 1), save('held1', 1), save('held1', 2)]
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  held.get('held2')()
+  await timeout(Promise.all([second, ...more]))
+  const of = (sid) => writes.filter((w) => w[0] === sid).map((w) => JSON.parse(w[1]).n)
+  assert.deepStrictEqual(of('a'), Array.from({ length: 5000 }, (_, i) => i))
+  assert.deepStrictEqual(of('held1'), [0, 1, 2])
+  assert.deepStrictEqual(of('held2'), [0, 1])
+  assert.strictEqual(of('b').length, 2500)
 })
 
 // the store primitives, on both stores

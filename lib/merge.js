@@ -85,13 +85,24 @@ function mergeSave (store, sess, json, cb, sid = sess.id, cas = store.casJSON) {
   const job = () => casSave(store, sess, json, sid, cas, q, (err) => {
     const next = q.jobs.shift()
     if (next !== undefined) next()
-    else m.delete(sid)
+    else forget(store, sid)
     cb(err)
   })
   if (q !== undefined) { q.jobs.push(job); return }
   q = { jobs: [], last: undefined }
   m.set(sid, q)
   job()
+}
+
+// Drops the queue of `sid`. The Map is replaced instead of shrunk when it empties, and
+// every 4096 drops: a long-lived Map with steady churn keeps dead entries alive through
+// young-generation GCs (see RedisStore#_renewPending).
+let drops = 0
+function forget (store, sid) {
+  const m = queues.get(store)
+  m.delete(sid)
+  if (m.size === 0) queues.delete(store)
+  else if (++drops >= 4096) { drops = 0; queues.set(store, new Map(m)) }
 }
 
 function casSave (store, sess, json, sid, cas, q, cb) {

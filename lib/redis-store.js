@@ -130,6 +130,7 @@ class RedisStore extends Store {
     this.disconnectEvents = !!options.disconnectEvents
     this.available = true
     this._pending = new Map()
+    this._settled = 0
     this._nextId = 0
     this._closed = false
     this._onClosed = null
@@ -202,10 +203,22 @@ class RedisStore extends Store {
       } else if (err !== null) p.reject(err)
       else p.resolve(v)
     }
+    this._settled += done.length / 3
+    if (this._pending.size === 0 || this._settled >= RENEW_AFTER) this._renewPending()
     if (this._pending.size === 0) {
       this._keepAlive.unref()
       if (this._onClosed) { const f = this._onClosed; this._onClosed = null; f() }
     }
+  }
+
+  // A new table of pending operations. A long-lived Map that keeps gaining and losing
+  // entries gets promoted to V8's old generation, and the tables it leaves behind as it
+  // grows keep recent (dead) operations alive through every young-generation GC until a
+  // full one: measured over websocket RPC, 1.2 MB promoted per scavenge and 5 ms scavenges,
+  // against none with a fresh Map (README "Speed").
+  _renewPending () {
+    this._settled = 0
+    this._pending = this._pending.size === 0 ? new Map() : new Map(this._pending)
   }
 
   // Redis went away (`err` says how) or came back; reported once per change, whichever
@@ -315,6 +328,8 @@ class RedisStore extends Store {
     return settle(p, cb)
   }
 }
+
+const RENEW_AFTER = 4096 // settled operations between two _renewPending() under steady load
 
 function noop () {}
 function noValue () {}
