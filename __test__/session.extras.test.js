@@ -164,3 +164,33 @@ test("res.end(chunk, encoding, callback): the response goes out once, after the 
     assert.deepStrictEqual(order, ['set', 'end returned', 'saved', 'finish'])
   } finally { await app.close() }
 })
+
+test('a store that calls back twice: one response, the session saved, the server fine; explicit saves after the response still work', async () => {
+  const store = new session.MemoryStore()
+  const set = store.set.bind(store)
+  store.set = (sid, sess, cb) => set(sid, sess, (err) => { cb(err); cb(err) })
+  let late, sid
+  const s = await serve({ store }, (app) => {
+    app.get('/', (req, res) => {
+      req.session.n = (req.session.n || 0) + 1
+      sid = req.sessionID
+      res.on('finish', () => { late = req.session })
+      res.end(String(req.session.n))
+    })
+  })
+  try {
+    const a = await s.get('/')
+    assert.strictEqual(a.body, '1')
+    const b = await s.get('/', a.cookie)
+    assert.strictEqual(b.body, '2')
+    // the session object outlives its request: saving it later stores it
+    late.extra = true
+    await late.save()
+    const c = await s.get('/', a.cookie)
+    assert.strictEqual(c.body, '3')
+    const stored = await new Promise((resolve, reject) => store.get(sid, (e, v) => e ? reject(e) : resolve(v)))
+    assert.strictEqual(stored.extra, true)
+  } finally {
+    await s.close()
+  }
+})
