@@ -131,8 +131,9 @@ function start (name) {
   })
 }
 
+// autocannon gives the headers as the server sent them (express-session's is 'Set-Cookie')
 function setCookieOf (headers) {
-  const h = headers['set-cookie']
+  const h = headers['set-cookie'] || headers['Set-Cookie']
   const line = Array.isArray(h) ? h[0] : h
   return line ? line.split(';')[0] : undefined
 }
@@ -140,11 +141,15 @@ function setCookieOf (headers) {
 // autocannon: each connection loops over [new browser, then 2000 requests with its cookie].
 async function httpRun (port, connections, seconds) {
   const autocannon = require('autocannon')
+  let most = 0 // the highest count a response showed: proof that the cookie was carried
   const withCookie = {
     method: 'GET',
     path: '/',
     setupRequest: (req, ctx) => ({ ...req, headers: { cookie: ctx.cookie } }),
-    onResponse: (status, body, ctx, headers) => { ctx.cookie = setCookieOf(headers) || ctx.cookie }
+    onResponse: (status, body, ctx, headers) => {
+      ctx.cookie = setCookieOf(headers) || ctx.cookie
+      most = Math.max(most, Number(body))
+    }
   }
   const first = { method: 'GET', path: '/', onResponse: (status, body, ctx, headers) => { ctx.cookie = setCookieOf(headers) } }
   const result = await autocannon({
@@ -154,6 +159,7 @@ async function httpRun (port, connections, seconds) {
     requests: [first, ...Array(2000).fill(withCookie)]
   })
   if (result.errors || result.non2xx) throw new Error(`errors ${result.errors}, non-2xx ${result.non2xx}`)
+  if (most < 100) throw new Error(`the session cookie was not carried (highest count seen: ${most})`)
   return { rate: result.requests.average, total: result.requests.total }
 }
 
