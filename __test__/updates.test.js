@@ -77,6 +77,9 @@ async function primitives (store, sid) {
   assert.strictEqual(await store.getJSON(sid), j1)
   // expected none, but there is one: the current JSON comes back
   assert.strictEqual(await store.casJSON(sid, null, '{}', s1), j1)
+  // an expectation that is not JSON text: a TypeError, nothing written
+  await assert.rejects(store.casJSON(sid, 5, '{}', s1), TypeError)
+  assert.strictEqual(await store.getJSON(sid), j1)
   // wrong expectation: conflict, nothing written
   const s2 = { cookie: cookie(), n: 2 }
   assert.strictEqual(await store.casJSON(sid, '{"cookie":{}}', JSON.stringify(s2), s2), j1)

@@ -29,6 +29,7 @@ function pipeOf (n, h) {
       if (i === undefined) scripts.set(sha, (i = n.redisPipeScript(h, sha, script)))
       n.redisPipeEval(h, id, i, keys, args)
     },
+    cas: (id, sid, expected, json, expires, ttl, token) => n.redisPipeCas(h, id, sid, expected, json, expires, ttl, token),
     ping: (id) => n.redisPipePing(h, id),
     take: () => n.redisPipeTake(h),
     start: () => n.redisPipeStart(h),

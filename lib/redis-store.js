@@ -349,22 +349,7 @@ function parseSession (json, sid) {
 // ids/all/length/clear (ours and connect-redis's) never see them. With an empty prefix
 // there are no tombstones (they would look like sessions).
 const SCRIPTS = {
-  // KEYS: session, tomb, lock. ARGV: sha1 of the expected JSON ('' = expect none), new
-  // JSON, TTL in seconds ('' = none; <= 0 deletes), lock token ('' = none).
-  cas: `local cur = redis.call('GET', KEYS[1])
-if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 'fenced' end
-if ARGV[1] == '' then
-  if cur then return cur end
-  if redis.call('EXISTS', KEYS[2]) == 1 then return 'gone' end
-else
-  if not cur then return 'gone' end
-  if redis.sha1hex(cur) ~= ARGV[1] then return cur end
-end
-local ttl = tonumber(ARGV[3])
-if ttl == nil then redis.call('SET', KEYS[1], ARGV[2])
-elseif ttl <= 0 then redis.call('DEL', KEYS[1])
-else redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl) end
-return 'ok'`,
+  // (the compare-and-set is src/store/redis.rs CAS_SCRIPT, queued natively: redisPipeCas)
   // KEYS: session, tomb. ARGV: tombstone ms.
   destroy: `redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
 return redis.call('DEL', KEYS[1])`,
@@ -389,15 +374,6 @@ Object.assign(RedisStore.prototype, {
 
   _tagged (sid, what) { return `{${this.prefix}${sid}}:${what}` },
 
-  // The TTL `set` gives (connect-redis's rule), as the cas script's argument.
-  _casTtl (sess) {
-    if (this.disableTTL) return ''
-    const t = this._ttl(sess)
-    if (t !== undefined) return String(Math.ceil(t))
-    const e = expiresAt(sess)
-    return String(e !== undefined ? Math.ceil((e - Date.now()) / 1000) : this.ttl)
-  },
-
   // Stores `json` if the stored JSON is `expected` (null: if there is none and the id was
   // not destroyed lately). → 'ok', 'gone', 'fenced' or the stored JSON (a conflict).
   casJSON (sid, expected, json, sess, token, cb) {
@@ -406,17 +382,12 @@ Object.assign(RedisStore.prototype, {
 
   // (the same, for set(): express-session's save is one store write, not two)
   _cas (sid, expected, json, sess, token, cb) {
-    let keys, args
-    try {
+    return this._call((id) => {
       checkSid(sid)
       if (typeof json !== 'string') throw typeError('The "json" argument must be of type string')
-      const sha = expected == null ? '' : sha1Hex(expected)
-      keys = [this.prefix + sid, this._tagged(sid, 'tomb'), this._tagged(sid, 'lock')]
-      args = [sha, json, this._casTtl(sess), token == null ? '' : String(token)]
-    } catch (err) {
-      return settle(Promise.reject(err), cb)
-    }
-    return this._eval('cas', keys, args, cb)
+      if (expected != null && typeof expected !== 'string') throw typeError('The "expected" argument must be a string or null')
+      this._queue.cas(id, sid, expected ?? null, json, expiresAt(sess), this._ttl(sess), token == null ? null : String(token))
+    }, true, cb)
   },
 
   // cb(err, token): the lock of `sid` (SET NX PX), polled until `waitMs`.

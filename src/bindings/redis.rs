@@ -387,6 +387,33 @@ impl NativeRedisStore {
         );
     }
 
+    /// Queues a compare-and-set of `sid` (see `redisPipeCas`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: number, sid: string, expected: string | null, json: string, expires?: number, ttl?: number, token?: string | null"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn cas(
+        &self,
+        id: u32,
+        sid: Sid,
+        expected: Option<String>,
+        json: String,
+        expires: Option<f64>,
+        ttl: Option<f64>,
+        token: Option<String>,
+    ) {
+        let op = self.store.cas_op(
+            &sid.0,
+            expected,
+            json,
+            expires_arg(expires),
+            ttl_arg(ttl),
+            token,
+        );
+        self.queue(id, op);
+    }
+
     /// Releases the connection; operations still in flight finish or fail.
     #[napi(catch_unwind)]
     pub fn close(&self) {
@@ -497,6 +524,35 @@ pub fn redis_pipe_script(h: H, sha: String, script: String) -> u32 {
 )]
 pub fn redis_pipe_eval(h: H, id: u32, script: u32, keys: Vec<String>, args: Vec<String>) {
     h.0.borrow_mut().eval(id, script as usize, keys, args);
+}
+
+/// Queues lib/merge.js's compare-and-set of `sid`: stores `json` if the stored JSON is
+/// `expected` (null: if there is none and the id was not destroyed lately). The reply is
+/// 'ok', 'gone', 'fenced' (`token` no longer holds the lock) or the stored JSON.
+#[napi(
+    catch_unwind,
+    ts_args_type = "h: ExternalObject<unknown>, id: number, sid: string, expected: string | null, json: string, expires?: number, ttl?: number, token?: string | null"
+)]
+#[allow(clippy::too_many_arguments)]
+pub fn redis_pipe_cas(
+    h: H,
+    id: u32,
+    sid: Sid,
+    expected: Option<String>,
+    json: String,
+    expires: Option<f64>,
+    ttl: Option<f64>,
+    token: Option<String>,
+) {
+    h.0.borrow_mut().cas(
+        id,
+        &sid.0,
+        expected,
+        json,
+        expires_arg(expires),
+        ttl_arg(ttl),
+        token,
+    );
 }
 
 #[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>, id: number")]

@@ -16,8 +16,9 @@ use std::collections::VecDeque;
 use redis::{Cmd, Value};
 
 use super::redis::{
-    decide, decided, is_noscript, script_cmd, script_reply, server_error, Decision, Op, Planned,
-    RedisStore, Reply, StoreError, StoreResult, ERR_AUTH, ERR_BAD_DATA, ERR_COMMAND,
+    cas_sha, decide, decided, is_noscript, script_cmd, script_reply, server_error, Decision, Op,
+    Planned, RedisStore, Reply, StoreError, StoreResult, CAS_SCRIPT, ERR_AUTH, ERR_BAD_DATA,
+    ERR_COMMAND,
 };
 use crate::expiry;
 
@@ -58,6 +59,17 @@ pub struct Pipe {
     received: u64,
     /// Registered scripts: SHA-1 and text (see [`Pipe::script`]).
     scripts: Vec<(String, String)>,
+    /// The index of [`CAS_SCRIPT`] among them, once registered.
+    cas: Option<usize>,
+}
+
+/// A RESP bulk string.
+fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(b.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
 }
 
 impl Pipe {
@@ -88,6 +100,7 @@ impl Pipe {
             sent: 0,
             received: 0,
             scripts: Vec::new(),
+            cas: None,
         }
     }
 
@@ -112,13 +125,8 @@ impl Pipe {
         match self.store.plan(op) {
             Planned::Get(key) => {
                 // the hot one, written directly (what `Cmd` would write)
-                let k = key.as_bytes();
-                let out = &mut self.out;
-                out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$");
-                out.extend_from_slice(k.len().to_string().as_bytes());
-                out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(k);
-                out.extend_from_slice(b"\r\n");
+                self.out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
+                bulk(&mut self.out, key.as_bytes());
                 self.unsent += 1;
                 self.waiting.push_back(Expect::Get(id, key));
             }
@@ -148,8 +156,45 @@ impl Pipe {
             self.write(&redis::cmd("PING"), Expect::Unknown(id));
             return;
         };
-        let cmd = script_cmd("EVALSHA", sha, &keys, &args);
-        self.write(&cmd, Expect::Script(id, script, keys, args));
+        // EVALSHA sha n keys… args…, written directly (what `script_cmd` would write)
+        let out = &mut self.out;
+        out.push(b'*');
+        out.extend_from_slice((3 + keys.len() + args.len()).to_string().as_bytes());
+        out.extend_from_slice(b"\r\n$7\r\nEVALSHA\r\n");
+        bulk(out, sha.as_bytes());
+        bulk(out, keys.len().to_string().as_bytes());
+        for a in keys.iter().chain(&args) {
+            bulk(out, a.as_bytes());
+        }
+        self.unsent += 1;
+        self.waiting
+            .push_back(Expect::Script(id, script, keys, args));
+    }
+
+    /// Queues lib/merge.js's compare-and-set of `sid` ([`CAS_SCRIPT`], registered once).
+    #[allow(clippy::too_many_arguments)]
+    pub fn cas(
+        &mut self,
+        id: u32,
+        sid: &str,
+        expected: Option<String>,
+        json: String,
+        expires_ms: Option<f64>,
+        ttl_override: Option<i64>,
+        token: Option<String>,
+    ) {
+        let i = match self.cas {
+            Some(i) => i,
+            None => {
+                let i = self.script(cas_sha().to_string(), CAS_SCRIPT.to_string());
+                self.cas = Some(i);
+                i
+            }
+        };
+        let (keys, args) =
+            self.store
+                .cas_parts(sid, expected, json, expires_ms, ttl_override, token);
+        self.eval(id, i, keys, args);
     }
 
     /// Queues a PING (Redis answers: it is reachable).
@@ -486,6 +531,37 @@ mod tests {
         let mut c = redis::cmd("GET");
         c.arg("sess:sïd");
         assert_eq!(p.take().unwrap(), c.get_packed_command());
+    }
+
+    #[test]
+    fn scripts_are_written_as_the_crate_writes_them() {
+        let mut p = Pipe::new(pipe().store, None, None, 0);
+        p.cas(
+            1,
+            "sïd",
+            Some("{}".into()),
+            "{\"a\":1}".into(),
+            None,
+            Some(60),
+            None,
+        );
+        p.cas(2, "x", None, "{}".into(), None, None, Some("tok".into()));
+        let mut want = Vec::new();
+        for (sid, args) in [
+            ("sïd", ["{}", "{\"a\":1}", "60", "", "1"]),
+            ("x", ["", "{}", "86400", "tok", ""]),
+        ] {
+            let key = format!("sess:{sid}");
+            let keys = [
+                key.clone(),
+                format!("{{{key}}}:tomb"),
+                format!("{{{key}}}:lock"),
+            ];
+            let args = args.map(String::from);
+            want.extend(script_cmd("EVALSHA", cas_sha(), &keys, &args).get_packed_command());
+        }
+        assert_eq!(p.take().unwrap(), want);
+        assert_eq!(p.scripts.len(), 1, "registered once");
     }
 
     #[test]

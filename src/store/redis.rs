@@ -469,6 +469,33 @@ pub(crate) fn decided(key: &str, value: Value, pttl: &Value, now_ms: f64) -> Sto
     }
 }
 
+/// The compare-and-set of lib/merge.js (README "Concurrent writes"), atomic in Redis.
+/// KEYS: the session, its tombstone, its lock. ARGV: the expected JSON (when ARGV[5] is
+/// '1'; else no session is expected), the new JSON, the TTL in seconds ('' = none; <= 0
+/// deletes), the lock token ('' = none). Replies 'ok', 'gone', 'fenced' or the stored JSON
+/// (a conflict). The JSON is compared as it is: cheaper for Redis than hashing it.
+pub const CAS_SCRIPT: &str = "local cur = redis.call('GET', KEYS[1])
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[4] then return 'fenced' end
+if ARGV[5] ~= '1' then
+  if cur then return cur end
+  if redis.call('EXISTS', KEYS[2]) == 1 then return 'gone' end
+else
+  if not cur then return 'gone' end
+  if cur ~= ARGV[1] then return cur end
+end
+local ttl = tonumber(ARGV[3])
+if ttl == nil then redis.call('SET', KEYS[1], ARGV[2])
+elseif ttl <= 0 then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl) end
+return 'ok'";
+
+/// [`CAS_SCRIPT`]'s SHA-1, as EVALSHA takes it.
+pub fn cas_sha() -> &'static str {
+    static SHA: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| redis::Script::new(CAS_SCRIPT).get_hash().to_string());
+    &SHA
+}
+
 impl RedisStore {
     /// Creates the store; connecting happens lazily on the first command, so this needs
     /// no runtime and never blocks.
@@ -755,6 +782,55 @@ impl RedisStore {
     pub fn ttl_for(&self, expires_ms: Option<f64>, ttl_override: Option<i64>) -> i64 {
         ttl_override
             .unwrap_or_else(|| expiry::ttl_seconds(expires_ms, expiry::now_ms(), self.0.cfg.ttl))
+    }
+
+    /// A compare-and-set of `sid` ([`CAS_SCRIPT`]) as an [`Op::Eval`].
+    pub fn cas_op(
+        &self,
+        sid: &str,
+        expected: Option<String>,
+        json: String,
+        expires_ms: Option<f64>,
+        ttl_override: Option<i64>,
+        token: Option<String>,
+    ) -> Op {
+        let (keys, args) = self.cas_parts(sid, expected, json, expires_ms, ttl_override, token);
+        Op::Eval {
+            sha: cas_sha().to_string(),
+            script: CAS_SCRIPT.to_string(),
+            keys,
+            args,
+        }
+    }
+
+    /// [`CAS_SCRIPT`]'s keys and arguments: the companion keys `{<key>}:tomb` and
+    /// `{<key>}:lock` share the session key's cluster slot; the TTL is `set`'s.
+    pub(crate) fn cas_parts(
+        &self,
+        sid: &str,
+        expected: Option<String>,
+        json: String,
+        expires_ms: Option<f64>,
+        ttl_override: Option<i64>,
+        token: Option<String>,
+    ) -> (Vec<String>, Vec<String>) {
+        let key = self.key(sid);
+        let tomb = format!("{{{key}}}:tomb");
+        let lock = format!("{{{key}}}:lock");
+        let ttl = if self.0.cfg.disable_ttl {
+            String::new()
+        } else {
+            self.ttl_for(expires_ms, ttl_override).to_string()
+        };
+        let expecting = if expected.is_some() { "1" } else { "" };
+        let args = vec![
+            expected.unwrap_or_default(),
+            json,
+            ttl,
+            token.unwrap_or_default(),
+            expecting.into(),
+        ];
+        (vec![key, tomb, lock], args)
     }
 
     /// Stores `json` as the session `sid` (connect-redis's `set`).
@@ -1405,6 +1481,49 @@ mod tests {
         assert_eq!(e.code, ERR_BAD_DATA);
         let e = decided("k", Value::BulkString(vec![0xff]), &Value::Int(5000), 0.0).unwrap_err();
         assert_eq!(e.code, ERR_BAD_DATA);
+    }
+
+    #[test]
+    fn cas_op_keys_ttl_and_arguments() {
+        let s = RedisStore::new(Config::default()).unwrap();
+        let Op::Eval {
+            sha,
+            script,
+            keys,
+            args,
+        } = s.cas_op(
+            "a{b}",
+            Some("{}".into()),
+            "{\"n\":1}".into(),
+            None,
+            Some(7),
+            None,
+        )
+        else {
+            panic!("not an eval")
+        };
+        assert_eq!(script, CAS_SCRIPT);
+        assert_eq!(sha, redis::Script::new(CAS_SCRIPT).get_hash());
+        assert_eq!(keys, ["sess:a{b}", "{sess:a{b}}:tomb", "{sess:a{b}}:lock"]);
+        assert_eq!(args, ["{}", "{\"n\":1}", "7", "", "1"]);
+        // nothing expected, a lock token, the TTL from cookie.expires
+        let in_90s = expiry::now_ms() + 89_500.0;
+        let Op::Eval { args, .. } =
+            s.cas_op("x", None, "{}".into(), Some(in_90s), None, Some("t".into()))
+        else {
+            panic!("not an eval")
+        };
+        assert_eq!(args, ["", "{}", "90", "t", ""]);
+        // disableTTL: no TTL at all
+        let s = RedisStore::new(Config {
+            disable_ttl: true,
+            ..Config::default()
+        })
+        .unwrap();
+        let Op::Eval { args, .. } = s.cas_op("x", None, "{}".into(), None, Some(5), None) else {
+            panic!("not an eval")
+        };
+        assert_eq!(args[2], "");
     }
 
     #[test]
