@@ -97,7 +97,7 @@ function request (port, path, { cookie, headers = {}, method = 'GET' } = {}) {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d) => { body += d })
-      res.on('end', () => resolve({ status: res.statusCode, body, setCookie: res.headers['set-cookie'] || [] }))
+      res.on('end', () => resolve({ status: res.statusCode, message: res.statusMessage, xa: res.headers['x-a'], xb: res.headers['x-b'], body, setCookie: res.headers['set-cookie'] || [] }))
       res.on('error', reject)
     })
     req.on('error', reject)
@@ -284,6 +284,13 @@ scenario('cookie path mismatch: no session outside the path; cookie as a functio
   r = await fn.get('/inc?long=1')
   assert.ok(r.setCookie[0].includes(new Date(clock + 3600000).toUTCString()))
   assert.strictEqual(calls, 2) // once for the path check, once to build the cookie
+  // the default path '/': an asterisk-form request target has no session, an absolute one has
+  const all = await h.app({ name: 'all', saveUninitialized: true }, (app) => {
+    app.use((req, res) => res.send(req.session ? 'session' : 'no session'))
+  })
+  assert.strictEqual((await all.get('*')).body, 'no session')
+  assert.strictEqual((await all.get('http://example.test/x?y=1')).body, 'session')
+  assert.strictEqual((await all.get('/x//y')).body, 'session')
 })
 
 scenario('secret rotation: old cookies still read, new ones signed with the first secret', async (h) => {
@@ -477,6 +484,34 @@ scenario('streamed and sized responses are all delivered around the save', async
   r = await app.get('/head')
   assert.strictEqual(r.status, 201)
   assert.deepStrictEqual(await h.stored('sid-3'), { count: 3, late: true })
+})
+
+scenario('every form of res.writeHead: status, reason and headers kept, Set-Cookie added once', async (h) => {
+  const app = await h.app({ saveUninitialized: true }, (app) => {
+    const forms = {
+      plain: (res) => res.writeHead(200),
+      reason: (res) => res.writeHead(202, 'Fine'),
+      object: (res) => res.writeHead(201, { 'x-a': 'b' }),
+      reasonObject: (res) => res.writeHead(203, 'Quite', { 'x-a': 'c' }),
+      array: (res) => res.writeHead(200, ['x-a', 'd', 'x-b', 'e']),
+      theirCookie: (res) => res.writeHead(200, { 'Set-Cookie': 'theirs=1' })
+    }
+    app.get('/:form', (req, res) => {
+      req.session.n = 1
+      forms[req.params.form](res)
+      res.end('ok')
+    })
+  })
+  const want = { plain: [200, 'OK'], reason: [202, 'Fine'], object: [201, 'Created', 'b'], reasonObject: [203, 'Quite', 'c'], array: [200, 'OK', 'd'], theirCookie: [200, 'OK'] }
+  for (const [form, [status, message, xa]] of Object.entries(want)) {
+    const r = await app.get('/' + form)
+    assert.strictEqual(r.status, status, form)
+    assert.strictEqual(r.message, message, form)
+    assert.strictEqual(r.xa, xa, form)
+    assert.strictEqual(r.setCookie.filter((c) => c.startsWith('connect.sid=')).length, 1, form)
+    if (form === 'array') assert.strictEqual(r.xb, 'e')
+    if (form === 'theirCookie') assert.ok(r.setCookie.includes('theirs=1'), r.setCookie.join(' | '))
+  }
 })
 
 scenario('req.secret from cookie-parser when there is no secret option; no secret is an error', async (h) => {

@@ -128,9 +128,12 @@ function session (options) {
     // handle the request as if there were no session while the store is disconnected
     if (!storeReady) { next(); return }
 
-    const originalPath = parseUrl.original(req).pathname || '/'
+    // pathname does not match the cookie path (every URL that starts with '/' matches '/')
     const resolvedCookieOptions = typeof cookieOptions === 'function' ? cookieOptions(req) : cookieOptions
-    if (originalPath.indexOf(resolvedCookieOptions.path || '/') !== 0) { next(); return }
+    const cookiePath = resolvedCookieOptions.path || '/'
+    const url = req.originalUrl || req.url
+    if ((cookiePath !== '/' || typeof url !== 'string' || url.charCodeAt(0) !== 47) &&
+        (parseUrl.original(req).pathname || '/').indexOf(cookiePath) !== 0) { next(); return }
 
     let keys = keyring
     if (keys === undefined) {
@@ -143,7 +146,7 @@ function session (options) {
     req[kState] = state
     req.sessionStore = store
     state.cookieId = req.sessionID = getcookie(req, name, keys)
-    onHeaders(res, function () { state.headers() })
+    onWriteHead(res, state)
     res.end = function end (chunk, encoding) { return state.end(arguments) }
 
     // generate a session if the browser doesn't send a sessionID
@@ -158,6 +161,32 @@ function session (options) {
       return
     }
     storeGet(store, req.sessionID, function (err, sess) { state.loaded(err, sess) })
+  }
+}
+
+// on-headers (express-session's) for the usual writeHead(statusCode[, reason]): the
+// Set-Cookie decision runs once, after the status is set and before the headers go out,
+// and a status it changes is passed along, without copying `arguments` on every call.
+// writeHead with headers (or no status) goes through on-headers itself.
+function onWriteHead (res, state) {
+  const prev = res.writeHead
+  let fired = false
+  res.writeHead = function writeHead (statusCode, reason) {
+    const n = arguments.length
+    if (n === 0 || n > 2 || (n === 2 && typeof reason !== 'string')) {
+      const holder = { writeHead: prev }
+      onHeaders(holder, function () {
+        if (!fired) { fired = true; state.headers() }
+      })
+      return holder.writeHead.apply(this, arguments)
+    }
+    this.statusCode = statusCode
+    if (!fired) {
+      fired = true
+      state.headers()
+      if (typeof statusCode === 'number' && this.statusCode !== statusCode) return prev.call(this, this.statusCode)
+    }
+    return n === 1 ? prev.call(this, statusCode) : prev.call(this, statusCode, reason)
   }
 }
 
@@ -309,7 +338,7 @@ class RequestSession {
   // on-headers listener: the Set-Cookie decision
   headers () {
     const req = this.req
-    if (!req.session) return
+    if (req === null || !req.session) return
     if (!this.shouldSetCookie()) return
     // only send secure cookies via https
     if (req.session.cookie.secure && !issecure(req, this.cfg.trustProxy)) return
