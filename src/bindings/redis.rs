@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use super::memory::{JsonText, Sid};
 use crate::store::pipe::Pipe;
 use crate::store::redis::{
-    Config, Event, Found, Op, RedisStore, Reply, StoreError, StoreResult, Target, TlsFiles,
+    Cas, Config, Event, Found, Op, RedisStore, Reply, StoreError, StoreResult, Target, TlsFiles,
 };
 
 /// Options as lib/redis-store.js normalises them (every field filled and validated there).
@@ -197,6 +197,22 @@ fn touch_op(sid: String, expires: Option<f64>, ttl: Option<f64>) -> Op {
         sid,
         expires: expires_arg(expires),
         ttl: ttl_arg(ttl),
+    }
+}
+
+fn cas_of(
+    expected: Option<String>,
+    json: String,
+    expires: Option<f64>,
+    ttl: Option<f64>,
+    token: Option<String>,
+) -> Cas {
+    Cas {
+        expected,
+        json,
+        expires: expires_arg(expires),
+        ttl: ttl_arg(ttl),
+        token,
     }
 }
 
@@ -403,14 +419,9 @@ impl NativeRedisStore {
         ttl: Option<f64>,
         token: Option<String>,
     ) {
-        let op = self.store.cas_op(
-            &sid.0,
-            expected,
-            json,
-            expires_arg(expires),
-            ttl_arg(ttl),
-            token,
-        );
+        let op = self
+            .store
+            .cas_op(&sid.0, cas_of(expected, json, expires, ttl, token));
         self.queue(id, op);
     }
 
@@ -544,15 +555,8 @@ pub fn redis_pipe_cas(
     ttl: Option<f64>,
     token: Option<String>,
 ) {
-    h.0.borrow_mut().cas(
-        id,
-        &sid.0,
-        expected,
-        json,
-        expires_arg(expires),
-        ttl_arg(ttl),
-        token,
-    );
+    h.0.borrow_mut()
+        .cas(id, &sid.0, cas_of(expected, json, expires, ttl, token));
 }
 
 #[napi(catch_unwind, ts_args_type = "h: ExternalObject<unknown>, id: number")]

@@ -16,8 +16,8 @@ use std::collections::VecDeque;
 use redis::{Cmd, Value};
 
 use super::redis::{
-    cas_sha, decide, decided, is_noscript, script_cmd, script_reply, server_error, Decision, Op,
-    Planned, RedisStore, Reply, StoreError, StoreResult, CAS_SCRIPT, ERR_AUTH, ERR_BAD_DATA,
+    cas_sha, decide, decided, is_noscript, script_cmd, script_reply, server_error, Cas, Decision,
+    Op, Planned, RedisStore, Reply, StoreError, StoreResult, CAS_SCRIPT, ERR_AUTH, ERR_BAD_DATA,
     ERR_COMMAND,
 };
 use crate::expiry;
@@ -172,17 +172,7 @@ impl Pipe {
     }
 
     /// Queues lib/merge.js's compare-and-set of `sid` ([`CAS_SCRIPT`], registered once).
-    #[allow(clippy::too_many_arguments)]
-    pub fn cas(
-        &mut self,
-        id: u32,
-        sid: &str,
-        expected: Option<String>,
-        json: String,
-        expires_ms: Option<f64>,
-        ttl_override: Option<i64>,
-        token: Option<String>,
-    ) {
+    pub fn cas(&mut self, id: u32, sid: &str, cas: Cas) {
         let i = match self.cas {
             Some(i) => i,
             None => {
@@ -191,9 +181,7 @@ impl Pipe {
                 i
             }
         };
-        let (keys, args) =
-            self.store
-                .cas_parts(sid, expected, json, expires_ms, ttl_override, token);
+        let (keys, args) = self.store.cas_parts(sid, cas);
         self.eval(id, i, keys, args);
     }
 
@@ -539,13 +527,22 @@ mod tests {
         p.cas(
             1,
             "sïd",
-            Some("{}".into()),
-            "{\"a\":1}".into(),
-            None,
-            Some(60),
-            None,
+            Cas {
+                expected: Some("{}".into()),
+                json: "{\"a\":1}".into(),
+                ttl: Some(60),
+                ..Cas::default()
+            },
         );
-        p.cas(2, "x", None, "{}".into(), None, None, Some("tok".into()));
+        p.cas(
+            2,
+            "x",
+            Cas {
+                json: "{}".into(),
+                token: Some("tok".into()),
+                ..Cas::default()
+            },
+        );
         let mut want = Vec::new();
         for (sid, args) in [
             ("sïd", ["{}", "{\"a\":1}", "60", "", "1"]),

@@ -489,6 +489,18 @@ elseif ttl <= 0 then redis.call('DEL', KEYS[1])
 else redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl) end
 return 'ok'";
 
+/// A compare-and-set: store `json` if the stored JSON is `expected` (None: if there is no
+/// session and it was not destroyed lately), while `token` (if any) holds the lock. The TTL
+/// comes from `expires` (ms since the epoch) or `ttl` (seconds), as `set`'s does.
+#[derive(Debug, Default)]
+pub struct Cas {
+    pub expected: Option<String>,
+    pub json: String,
+    pub expires: Option<f64>,
+    pub ttl: Option<i64>,
+    pub token: Option<String>,
+}
+
 /// [`CAS_SCRIPT`]'s SHA-1, as EVALSHA takes it.
 pub fn cas_sha() -> &'static str {
     static SHA: std::sync::LazyLock<String> =
@@ -785,16 +797,8 @@ impl RedisStore {
     }
 
     /// A compare-and-set of `sid` ([`CAS_SCRIPT`]) as an [`Op::Eval`].
-    pub fn cas_op(
-        &self,
-        sid: &str,
-        expected: Option<String>,
-        json: String,
-        expires_ms: Option<f64>,
-        ttl_override: Option<i64>,
-        token: Option<String>,
-    ) -> Op {
-        let (keys, args) = self.cas_parts(sid, expected, json, expires_ms, ttl_override, token);
+    pub fn cas_op(&self, sid: &str, cas: Cas) -> Op {
+        let (keys, args) = self.cas_parts(sid, cas);
         Op::Eval {
             sha: cas_sha().to_string(),
             script: CAS_SCRIPT.to_string(),
@@ -805,29 +809,21 @@ impl RedisStore {
 
     /// [`CAS_SCRIPT`]'s keys and arguments: the companion keys `{<key>}:tomb` and
     /// `{<key>}:lock` share the session key's cluster slot; the TTL is `set`'s.
-    pub(crate) fn cas_parts(
-        &self,
-        sid: &str,
-        expected: Option<String>,
-        json: String,
-        expires_ms: Option<f64>,
-        ttl_override: Option<i64>,
-        token: Option<String>,
-    ) -> (Vec<String>, Vec<String>) {
+    pub(crate) fn cas_parts(&self, sid: &str, cas: Cas) -> (Vec<String>, Vec<String>) {
         let key = self.key(sid);
         let tomb = format!("{{{key}}}:tomb");
         let lock = format!("{{{key}}}:lock");
         let ttl = if self.0.cfg.disable_ttl {
             String::new()
         } else {
-            self.ttl_for(expires_ms, ttl_override).to_string()
+            self.ttl_for(cas.expires, cas.ttl).to_string()
         };
-        let expecting = if expected.is_some() { "1" } else { "" };
+        let expecting = if cas.expected.is_some() { "1" } else { "" };
         let args = vec![
-            expected.unwrap_or_default(),
-            json,
+            cas.expected.unwrap_or_default(),
+            cas.json,
             ttl,
-            token.unwrap_or_default(),
+            cas.token.unwrap_or_default(),
             expecting.into(),
         ];
         (vec![key, tomb, lock], args)
@@ -1493,11 +1489,12 @@ mod tests {
             args,
         } = s.cas_op(
             "a{b}",
-            Some("{}".into()),
-            "{\"n\":1}".into(),
-            None,
-            Some(7),
-            None,
+            Cas {
+                expected: Some("{}".into()),
+                json: "{\"n\":1}".into(),
+                ttl: Some(7),
+                ..Cas::default()
+            },
         )
         else {
             panic!("not an eval")
@@ -1508,9 +1505,15 @@ mod tests {
         assert_eq!(args, ["{}", "{\"n\":1}", "7", "", "1"]);
         // nothing expected, a lock token, the TTL from cookie.expires
         let in_90s = expiry::now_ms() + 89_500.0;
-        let Op::Eval { args, .. } =
-            s.cas_op("x", None, "{}".into(), Some(in_90s), None, Some("t".into()))
-        else {
+        let Op::Eval { args, .. } = s.cas_op(
+            "x",
+            Cas {
+                json: "{}".into(),
+                expires: Some(in_90s),
+                token: Some("t".into()),
+                ..Cas::default()
+            },
+        ) else {
             panic!("not an eval")
         };
         assert_eq!(args, ["", "{}", "90", "t", ""]);
@@ -1520,7 +1523,14 @@ mod tests {
             ..Config::default()
         })
         .unwrap();
-        let Op::Eval { args, .. } = s.cas_op("x", None, "{}".into(), None, Some(5), None) else {
+        let Op::Eval { args, .. } = s.cas_op(
+            "x",
+            Cas {
+                json: "{}".into(),
+                ttl: Some(5),
+                ..Cas::default()
+            },
+        ) else {
             panic!("not an eval")
         };
         assert_eq!(args[2], "");
