@@ -139,7 +139,7 @@ function setCookieOf (headers) {
 }
 
 // autocannon: each connection loops over [new browser, then 2000 requests with its cookie].
-async function httpRun (port, connections, seconds) {
+async function httpRun (port, connections, seconds, counting = true) {
   const autocannon = require('autocannon')
   let most = 0 // the highest count a response showed: proof that the cookie was carried
   const withCookie = {
@@ -159,7 +159,7 @@ async function httpRun (port, connections, seconds) {
     requests: [first, ...Array(2000).fill(withCookie)]
   })
   if (result.errors || result.non2xx) throw new Error(`errors ${result.errors}, non-2xx ${result.non2xx}`)
-  if (most < 100) throw new Error(`the session cookie was not carried (highest count seen: ${most})`)
+  if (counting && most < 10) throw new Error(`the session cookie was not carried (highest count seen: ${most})`)
   return { rate: result.requests.average, total: result.requests.total }
 }
 
@@ -225,10 +225,10 @@ async function compare (names, fn) {
   for (const n of names) servers[n] = await start(n)
   const best = {}
   try {
-    for (const n of names) await fn(servers[n].port, 1) // warm-up
+    for (const n of names) await fn(servers[n].port, 1, n) // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       for (const n of (r % 2 ? [...names].reverse() : names)) {
-        const m = await run(servers[n], (port) => fn(port, SECONDS))
+        const m = await run(servers[n], (port) => fn(port, SECONDS, n))
         const b = best[n] || (best[n] = { rate: 0, us: Infinity })
         b.rate = Math.max(b.rate, m.rate)
         b.us = Math.min(b.us, m.us)
@@ -254,7 +254,7 @@ async function main () {
   const names = ['bare', 'native-memory', 'es-memory', 'es-memorystore', ...(haveRedis ? ['native-redis', 'es-connect-redis'] : [])]
   const only = process.env.BENCH_ONLY // 'http' or 'ws': one half only
   for (const connections of only === 'ws' ? [] : [10, 100]) {
-    const best = await compare(names, (port, seconds) => httpRun(port, connections, seconds))
+    const best = await compare(names, (port, seconds, name) => httpRun(port, connections, seconds, name !== 'bare'))
     rows.push([`HTTP, ${connections} connections: Express without sessions (the ceiling)`, `${fmt(best.bare.rate)} req/s`, '', '', `${best.bare.us.toFixed(0)} µs`, ''])
     for (const [kind, ours, theirs, label] of pairs) {
       const what = `HTTP, ${connections} connections, ${kind}: sessions.http() vs ${label}`
