@@ -338,7 +338,7 @@ class RequestSession {
   // on-headers listener: the Set-Cookie decision
   headers () {
     const req = this.req
-    if (req === null || !req.session) return
+    if (!req.session) return
     if (!this.shouldSetCookie()) return
     // only send secure cookies via https
     if (req.session.cookie.secure && !issecure(req, this.cfg.trustProxy)) return
