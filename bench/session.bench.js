@@ -2,8 +2,9 @@
 // Express end to end: every request reads and increments req.session.count (cookie maxAge
 // set, so each response also carries a fresh signed Set-Cookie), each autocannon connection
 // keeping the cookie of its own pre-created session. The server runs in a child process
-// (this file with --serve), autocannon here. Cells: no middleware (the ceiling),
-// express-session and ours over each store that exists on this checkout.
+// (this file with --serve), autocannon here. Cells: no middleware (the ceiling), the same
+// with req/res normalized as session() does first, express-session and ours over each store
+// that exists on this checkout, and ours with `normalize: false` (what the rest is worth).
 const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const http = require('node:http')
@@ -40,12 +41,18 @@ async function serve (mw, storeKind, prefix) {
   const express = require('express')
   const app = express()
   app.get('/__cpu', (req, res) => res.json(process.cpuUsage())) // the server's CPU time, read around each run
-  if (mw === 'none') {
+  if (mw === 'none-normalized') {
+    // the ceiling with only what session() does to Express's req/res first (README "What Express costs")
+    const { normalize } = require('../lib/util')
+    app.use((req, res, next) => { normalize(req); normalize(res); next() })
+  }
+  if (mw.startsWith('none')) {
     let count = 0
     app.get('/', (req, res) => { count++; res.send(String(count)) })
   } else {
     const session = mw === 'express-session' ? require('express-session') : require('../lib/session').session
     app.use(session({
+      ...(mw === 'native-unnormalized' ? { normalize: false } : {}),
       store: await makeStore(storeKind, prefix),
       secret: 'bench secret',
       resave: false,
@@ -124,7 +131,7 @@ async function measure (row, connections, duration) {
 
 async function stopRow (row) {
   // the sessions really were read and written: a connection's count went up
-  if (row.mw !== 'none' && !(await get(row.port, row.cookies[0]))) throw new Error(`${row.mw}/${row.store}: no Set-Cookie after the run`)
+  if (!row.mw.startsWith('none') && !(await get(row.port, row.cookies[0]))) throw new Error(`${row.mw}/${row.store}: no Set-Cookie after the run`)
   row.child.kill()
   if (row.store.includes('redis')) await cleanup(row.prefix)
 }
@@ -145,16 +152,18 @@ async function redisUp () {
 async function main () {
   const haveMemory = typeof optional('../lib/memory-store', 'MemoryStore') === 'function'
   const haveRedis = typeof optional('../lib/redis-store', 'RedisStore') === 'function'
-  const rows = [['no middleware (ceiling)', 'none', '-']]
+  const rows = [['no middleware (ceiling)', 'none', '-'], ['no middleware, req/res normalized', 'none-normalized', '-']]
   rows.push(['express-session + its MemoryStore', 'express-session', 'es-memory'])
   if (haveMemory) rows.push(['express-session + our MemoryStore', 'express-session', 'native-memory'])
   rows.push(['ours + express-session\'s MemoryStore', 'native', 'es-memory'])
   if (haveMemory) rows.push(['ours + our MemoryStore', 'native', 'native-memory'])
+  if (haveMemory) rows.push(['ours + our MemoryStore, normalize: false', 'native-unnormalized', 'native-memory'])
   if (await redisUp()) {
     rows.push(['express-session + connect-redis', 'express-session', 'connect-redis'])
     if (haveRedis) rows.push(['express-session + our RedisStore', 'express-session', 'native-redis'])
     rows.push(['ours + connect-redis', 'native', 'connect-redis'])
     if (haveRedis) rows.push(['ours + our RedisStore', 'native', 'native-redis'])
+    if (haveRedis) rows.push(['ours + our RedisStore, normalize: false', 'native-unnormalized', 'native-redis'])
   } else {
     console.log('(Redis not reachable: Redis rows skipped)')
   }
@@ -188,11 +197,11 @@ async function main () {
   console.log('Server CPU per request (µs, lowest of the passes) is the steadier measure on a shared machine.\n')
   console.log('| app | ' + CONNECTIONS.map((c) => `${c} conn req/s | vs express-session | vs ceiling | CPU µs/req`).join(' | ') + ' |')
   console.log('| --- | ' + CONNECTIONS.map(() => '---: | ---: | ---: | ---:').join(' | ') + ' |')
-  for (const [label, , store] of rows) {
+  for (const [label, mw, store] of rows) {
     const base = store.includes('redis') ? baseRedis : baseMem
     const cells = CONNECTIONS.map((c) => {
       const r = results[label][c]
-      const vsBase = label === 'no middleware (ceiling)' ? '' : `${(r.rps / base[c].rps).toFixed(2)}× (CPU ${(base[c].us / r.us).toFixed(2)}×)`
+      const vsBase = mw.startsWith('none') ? '' : `${(r.rps / base[c].rps).toFixed(2)}× (CPU ${(base[c].us / r.us).toFixed(2)}×)`
       return `${fmt(r.rps)} | ${vsBase} | ${Math.round(100 * r.rps / ceiling[c].rps)} % | ${Math.round(r.us)}`
     })
     console.log(`| ${label} | ${cells.join(' | ')} |`)

@@ -89,6 +89,8 @@ export interface SessionOptions {
   lockLease?: number
   /** ms a request waits for a lock before ERR_SESSION_LOCK_TIMEOUT (default 10000). */
   lockWait?: number
+  /** Turn Express's req/res into dictionary-mode objects first (README "What Express costs, and normalize"). Default true. */
+  normalize?: boolean
 }
 
 export type SessionMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: any) => void) => void

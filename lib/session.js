@@ -16,6 +16,7 @@ const { serialize } = require('./cookie')
 const { Session, Cookie, kState, storeGet, createSession } = require('./session/session')
 const { stringifySansCookie, stringifyWithCookie } = require('./session/json')
 const { kNoMerge, kLock } = require('./merge')
+const { normalize } = require('./util')
 
 // express-session's own small dependencies, resolved from where it is installed.
 const esRequire = createRequire(require.resolve('express-session'))
@@ -33,6 +34,7 @@ const MemoryStore = (() => {
 })()
 
 const defer = setImmediate
+
 
 // uid-safe's `uid(24)`: 24 random bytes, base64url without padding (32 characters).
 const POOL_IDS = 128
@@ -108,6 +110,8 @@ function session (options) {
   const lockLease = lockMs(opts.lockLease, 'lockLease')
   const lockWait = lockMs(opts.lockWait, 'lockWait')
   const noMerge = opts.merge === false
+  if (opts.normalize !== undefined && typeof opts.normalize !== 'boolean') throw new TypeError('normalize option must be a boolean')
+  const normalizing = opts.normalize !== false
 
   const cfg = {
     store,
@@ -142,6 +146,10 @@ function session (options) {
       keys = lastReqKeyring
     }
 
+    if (normalizing) {
+      normalize(req)
+      normalize(res)
+    }
     const state = new RequestSession(cfg, req, res, next, keys)
     req[kState] = state
     req.sessionStore = store

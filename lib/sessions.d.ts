@@ -38,6 +38,8 @@ export interface SessionsOptions {
   lockLease?: number
   /** ms a request waits for a lock. */
   lockWait?: number
+  /** Turn Express's req/res into dictionary-mode objects first (README "What Express costs, and normalize"). Default true. */
+  normalize?: boolean
 }
 
 /**

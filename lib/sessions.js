@@ -19,7 +19,7 @@ const THIRTY_DAYS = 30 * 24 * 60 * 60 * 1000
 const COOKIE_KEYS = ['maxAge', 'path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'priority']
 // express-session's other options.
 const SESSION_KEYS = ['name', 'secret', 'rolling', 'resave', 'saveUninitialized', 'proxy', 'unset', 'genid',
-  'merge', 'lock', 'lockLease', 'lockWait']
+  'merge', 'lock', 'lockLease', 'lockWait', 'normalize']
 const KEYS = new Set([...SESSION_KEYS, ...COOKIE_KEYS])
 
 const STORES = {

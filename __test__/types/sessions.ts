@@ -36,6 +36,7 @@ sessions.options.secure = 'auto'
 sessions.options.merge = true
 sessions.options.lock = (req) => req.method === 'POST'
 sessions.options.lockWait = 5000
+sessions.options.normalize = true
 // @ts-expect-error maxAge is a number
 sessions.options.maxAge = '1 day'
 // @ts-expect-error no such option
