@@ -25,6 +25,15 @@ const servers = {
     app.get('/', (req, res) => res.end('1'))
     return { server: http.createServer(app), store: {} }
   },
+  // the ceiling with only what session() does to Express's req/res first (README "What Express costs")
+  'bare-normalized': () => {
+    const { normalize } = require('../lib/util')
+    const app = require('express')()
+    app.get('/__cpu', cpuRoute)
+    app.use((req, res, next) => { normalize(req); normalize(res); next() })
+    app.get('/', (req, res) => res.end('1'))
+    return { server: http.createServer(app), store: {} }
+  },
   'native-memory': () => nativeApp((s) => s.store.use('memory')),
   'native-redis': () => nativeApp((s) => s.store.use('redis', { port: REDIS_PORT, prefix: 'bench:sessions:native:' })),
   'es-memory': () => jsApp(() => new (require('express-session').MemoryStore)()),
@@ -251,11 +260,13 @@ async function main () {
     ['memory', 'native-memory', 'es-memorystore', 'express-session + memorystore'],
     ['redis', 'native-redis', 'es-connect-redis', 'express-session + connect-redis']
   ]
-  const names = ['bare', 'native-memory', 'es-memory', 'es-memorystore', ...(haveRedis ? ['native-redis', 'es-connect-redis'] : [])]
+  const names = ['bare', 'bare-normalized', 'native-memory', 'es-memory', 'es-memorystore', ...(haveRedis ? ['native-redis', 'es-connect-redis'] : [])]
   const only = process.env.BENCH_ONLY // 'http' or 'ws': one half only
   for (const connections of only === 'ws' ? [] : [10, 100]) {
-    const best = await compare(names, (port, seconds, name) => httpRun(port, connections, seconds, name !== 'bare'))
+    const best = await compare(names, (port, seconds, name) => httpRun(port, connections, seconds, !name.startsWith('bare')))
     rows.push([`HTTP, ${connections} connections: Express without sessions (the ceiling)`, `${fmt(best.bare.rate)} req/s`, '', '', `${best.bare.us.toFixed(0)} µs`, ''])
+    const bn = best['bare-normalized']
+    rows.push([`HTTP, ${connections} connections: Express without sessions, req/res normalized`, `${fmt(bn.rate)} req/s`, '', '', `${bn.us.toFixed(0)} µs`, ''])
     for (const [kind, ours, theirs, label] of pairs) {
       const what = `HTTP, ${connections} connections, ${kind}: sessions.http() vs ${label}`
       if (!best[ours]) rows.push([what, 'n/a', 'n/a', 'no Redis', '', ''])
