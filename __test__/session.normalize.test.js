@@ -70,7 +70,7 @@ test('normalize leaves alone what it must not touch: null prototypes, frozen obj
   assert.deepStrictEqual(Object.getOwnPropertySymbols(mixed), [])
 })
 
-// V8's own view, in a child with --allow-natives-syntax: in Express the route sees
+// V8's own view, in a child with --allow-natives-syntax: in Express 4 and 5 the route sees
 // dictionary-mode req/res (normalize on) or fast-mode ones (off); a plain Node server's
 // req/res stay fast-mode either way.
 test('V8 sees dictionary-mode req/res in Express, and plain Node objects untouched', () => {
@@ -88,18 +88,23 @@ test('V8 sees dictionary-mode req/res in Express, and plain Node objects untouch
       server.closeAllConnections(); server.close()
       return got
     }
-    const viaExpress = (o) => (req, res, report) => {
-      const app = express()
+    const viaExpress = (o, make = express) => (req, res, report) => {
+      const app = make()
       app.use(session(opts(o)))
       app.get('/', (req, res) => { report(fast(req, res)); res.send('ok') })
       app(req, res)
     }
     const plain = (req, res, report) => session(opts({}))(req, res, () => { report(fast(req, res)); res.end('ok') })
     ;(async () => {
-      const out = { express: await run(viaExpress({})), expressOff: await run(viaExpress({ normalize: false })), plain: await run(plain) }
+      const out = {
+        express: await run(viaExpress({})),
+        express5: await run(viaExpress({}, require('express5'))),
+        expressOff: await run(viaExpress({ normalize: false })),
+        plain: await run(plain)
+      }
       process.stdout.write(JSON.stringify(out))
     })()`
   const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8' })
   assert.strictEqual(r.status, 0, r.stderr)
-  assert.deepStrictEqual(JSON.parse(r.stdout), { express: [false, false], expressOff: [true, true], plain: [true, true] })
+  assert.deepStrictEqual(JSON.parse(r.stdout), { express: [false, false], express5: [false, false], expressOff: [true, true], plain: [true, true] })
 })

@@ -34,6 +34,16 @@ const servers = {
     app.get('/', (req, res) => res.end('1'))
     return { server: http.createServer(app), store: {} }
   },
+  // the websocket ceiling: each message answered with a counter, no session at all
+  'ws-echo': () => {
+    const app = require('express')()
+    app.get('/__cpu', cpuRoute)
+    app.get('/', (req, res) => { res.setHeader('Set-Cookie', 'connect.sid=none; Path=/'); res.end('0') })
+    const server = http.createServer(app)
+    let n = 0
+    new (require('ws').WebSocketServer)({ server }).on('connection', (ws) => ws.on('message', () => ws.send(String(++n))))
+    return { server, store: {} }
+  },
   'native-memory': () => nativeApp((s) => s.store.use('memory')),
   'native-redis': () => nativeApp((s) => s.store.use('redis', { port: REDIS_PORT, prefix: 'bench:sessions:native:' })),
   'es-memory': () => jsApp(() => new (require('express-session').MemoryStore)()),
@@ -272,6 +282,10 @@ async function main () {
       if (!best[ours]) rows.push([what, 'n/a', 'n/a', 'no Redis', '', ''])
       else row(what, best[ours], best[theirs], 'req/s')
     }
+  }
+  if (only !== 'http') {
+    const best = await compare(['ws-echo'], (port, seconds) => wsRun(port, seconds))
+    rows.push([`websocket, ${WS_CLIENTS} sockets: a ws echo without sessions (the ceiling)`, `${fmt(best['ws-echo'].rate)} msg/s`, '', '', `${best['ws-echo'].us.toFixed(0)} µs`, ''])
   }
   for (const [kind, ours, theirs, label] of only === 'http' ? [] : [['memory', 'native-memory', 'es-memory', 'MemoryStore'], ['redis', 'native-redis', 'es-connect-redis', 'connect-redis']]) {
     const what = `websocket RPC, ${WS_CLIENTS} sockets, ${kind}: use('session') + save() vs cookie-signature + ${label} load/save`
