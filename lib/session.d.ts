@@ -22,7 +22,8 @@ export interface Cookie extends Omit<CookieOptions, 'encode'> {}
 export declare class Cookie {
   constructor (options?: CookieOptions)
   originalMaxAge: number | null
-  serialize (name: string, value: string): string
+  /** Present at runtime (express-session's Cookie#serialize); optional here so that stores typed with @types/express-session fit. */
+  serialize? (name: string, value: string): string
 }
 
 export interface SessionData {
@@ -70,11 +71,20 @@ export declare abstract class Store extends EventEmitter {
   touch? (sid: string, session: SessionData, callback?: () => void): void
 }
 
+/** What session() needs of a store: any express-session store fits (ours, express-session's
+ *  MemoryStore, connect-redis, memorystore, stores typed with @types/express-session). */
+export interface SessionStore extends EventEmitter {
+  get (sid: string, callback: (err: any, session?: any) => void): any
+  set (sid: string, session: any, callback?: (err?: any) => void): any
+  destroy (sid: string, callback?: (err?: any) => void): any
+  touch? (sid: string, session: any, callback?: (err?: any) => void): any
+}
+
 export interface SessionOptions {
   secret?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>
   genid? (req: IncomingMessage): string
   name?: string
-  store?: Store
+  store?: SessionStore
   cookie?: CookieOptions | ((req: IncomingMessage) => CookieOptions)
   rolling?: boolean
   resave?: boolean

@@ -6,7 +6,9 @@ import express = require('express')
 import expressSession = require('express-session')
 import { WebSocketServer } from 'ws'
 import { Server as SocketIoServer } from 'socket.io'
-import { createSessions, type Sessions, type SocketSession, type SessionsRequest } from '../..'
+import { RedisStore as ConnectRedisStore } from 'connect-redis'
+import { createClient } from 'redis'
+import { createSessions, session, MemoryStore, type Sessions, type SocketSession, type SessionsRequest } from '../..'
 
 declare module 'express-session' {
   interface SessionData {
@@ -87,3 +89,22 @@ async function elsewhere (incoming: http.IncomingMessage): Promise<string | unde
   return s?.user ?? later?.user
 }
 void elsewhere
+
+// session(), the express-session drop-in, with native-session's own options
+const app2 = express()
+app2.use(session({
+  secret: ['new', 'old'],
+  store: new MemoryStore(),
+  resave: false,
+  saveUninitialized: false,
+  cookie: { maxAge: 60000, sameSite: 'lax' },
+  merge: true,
+  lock: (req) => req.method === 'POST',
+  lockWait: 2000,
+  normalize: false
+}))
+// @ts-expect-error normalize is a boolean
+session({ secret: 's', normalize: 'yes' })
+// any express-session store fits session()
+app2.use(session({ secret: 's', store: new expressSession.MemoryStore() }))
+app2.use(session({ secret: 's', store: new ConnectRedisStore({ client: createClient() }) }))
