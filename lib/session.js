@@ -35,7 +35,6 @@ const MemoryStore = (() => {
 
 const defer = setImmediate
 
-
 // uid-safe's `uid(24)`: 24 random bytes, base64url without padding (32 characters).
 const POOL_IDS = 128
 let pool = Buffer.alloc(0)
